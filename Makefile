@@ -1,0 +1,28 @@
+# Thin wrappers: the work is in infra/ and tests/. See README.md.
+.PHONY: setup up down status check test test-fast bench clean-state
+
+PY := .venv/bin/python
+
+setup:
+	@bash infra/setup.sh
+
+up: setup
+	@$(PY) -m infra.stack up
+
+down:
+	@if [ -x $(PY) ]; then $(PY) -m infra.stack down; fi
+
+status:
+	@$(PY) -m infra.stack status
+
+check:
+	@$(PY) -m infra.stack check
+
+test: setup
+	@$(PY) -m pytest
+
+bench: setup
+	@$(PY) -m pytest -m bench -s -p no:cacheprovider benchmarks
+
+clean-state: down
+	rm -rf .state

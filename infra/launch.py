@@ -1,0 +1,109 @@
+"""Start one service of the local stack in the foreground: `python -m infra.launch NAME`.
+
+supervisord runs this for every program; it reads the stack's configuration and the
+secret files, prepares what the service needs on first start, then replaces itself
+with the service's own binary (so supervisord signals the real process). Keeping the
+commands here keeps credentials out of supervisord's configuration and `ps`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from typing import Callable
+
+from infra.config import StackConfig, load_stack_config
+from shared.errors import ConfigError
+
+Command = tuple[list[str], dict[str, str]]
+
+
+def _binary(config: StackConfig, name: str, *fallbacks: str) -> str:
+    for candidate in (str(config.bin_dir / name), *fallbacks):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    raise ConfigError(f"{name} is not installed: run `make setup`")
+
+
+def mysql(config: StackConfig) -> Command:
+    mariadbd = _binary(config, "mariadbd", "/usr/sbin/mariadbd", "mysqld", "/usr/sbin/mysqld")
+    datadir = config.state_dir / "mysql" / "data"
+    as_root = ["--user=root"] if os.geteuid() == 0 else []
+    if not (datadir / "mysql").is_dir():
+        datadir.mkdir(parents=True, exist_ok=True)
+        install_db = _binary(config, "mariadb-install-db", "mysql_install_db")
+        subprocess.run(
+            [install_db, "--no-defaults", f"--datadir={datadir}", "--auth-root-authentication-method=socket",
+             "--skip-test-db", *as_root],
+            check=True, stdout=sys.stderr,
+        )
+    argv = [
+        mariadbd, "--no-defaults", f"--datadir={datadir}", f"--socket={config.mysql_socket}",
+        f"--port={config.ports['mysql']}", f"--bind-address={config.host}",
+        f"--pid-file={config.state_dir / 'mysql' / 'mysqld.pid'}", "--skip-name-resolve",
+        "--innodb-buffer-pool-size=128M", *as_root,
+    ]
+    return argv, {}
+
+
+def minio(config: StackConfig) -> Command:
+    datadir = config.state_dir / "minio" / "data"
+    datadir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        _binary(config, "minio"), "server", str(datadir),
+        "--address", f"{config.host}:{config.ports['minio']}",
+        "--console-address", f"{config.host}:{config.ports['minio-console']}",
+    ]
+    env = {
+        "MINIO_ROOT_USER": config.secret("minio-access-key"),
+        "MINIO_ROOT_PASSWORD": config.secret("minio-secret-key"),
+        "MINIO_UPDATE": "off",
+        "MINIO_CALLHOME_ENABLE": "off",
+    }
+    return argv, env
+
+
+def mlflow(config: StackConfig) -> Command:
+    from shared.settings import load_settings
+
+    settings = load_settings({**os.environ, **config.service_env()})
+    password = config.secret("mysql-password")
+    argv = [
+        _binary(config, str(config.python.parent / "mlflow")), "server",
+        "--host", config.host, "--port", str(config.ports["mlflow"]),
+        "--artifacts-destination", f"s3://{settings.artifact_bucket}",
+        "--workers", "2",
+    ]
+    env = {
+        "MLFLOW_BACKEND_STORE_URI": (
+            f"mysql+pymysql://{settings.mysql_user}:{password}@{config.host}:{config.ports['mysql']}"
+            f"/{settings.mysql_database}"
+        ),
+        "MLFLOW_S3_ENDPOINT_URL": f"http://{settings.minio_endpoint}",
+        "AWS_ACCESS_KEY_ID": config.secret("minio-access-key"),
+        "AWS_SECRET_ACCESS_KEY": config.secret("minio-secret-key"),
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    return argv, env
+
+
+SERVICES: dict[str, Callable[[StackConfig], Command]] = {
+    "mysql": mysql,
+    "minio": minio,
+    "mlflow": mlflow,
+}
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1 or argv[0] not in SERVICES:
+        sys.exit(f"usage: python -m infra.launch {{{','.join(SERVICES)}}}")
+    config = load_stack_config()
+    command, extra_env = SERVICES[argv[0]](config)
+    os.execvpe(command[0], command, {**os.environ, **config.service_env(), **extra_env})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

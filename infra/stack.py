@@ -1,0 +1,246 @@
+"""Run the local stack under supervisord: `python -m infra.stack up|down|status|check`.
+
+`up` writes supervisord's configuration into the state directory, starts supervisord,
+then starts the services in order, waits until each answers its health check, and
+creates the database, user and buckets (all idempotent). `down` stops exactly that
+supervisord and its children. Tests use the same `Stack` with a temporary state
+directory and free ports.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+import pymysql
+
+from infra.config import ROOT, StackConfig, ensure_secrets, load_stack_config
+from shared.errors import ConfigError, PipelineError, ServiceUnavailable
+from shared.health import CHECKS, minio_client
+from shared.settings import Settings, load_settings
+
+# start order; each entry: service, ports it binds, seconds to wait for health
+SERVICES: list[tuple[str, tuple[str, ...], float]] = [
+    ("mysql", ("mysql",), 60),
+    ("minio", ("minio", "minio-console"), 60),
+    ("mlflow", ("mlflow",), 180),
+]
+
+
+class Stack:
+    def __init__(self, config: StackConfig):
+        self.config = config
+        self.conf_path = config.state_dir / "supervisord.conf"
+
+    # --- settings the services and clients see -------------------------------------------
+    def env(self) -> dict[str, str]:
+        return {**os.environ, **self.config.service_env()}
+
+    def settings(self) -> Settings:
+        return load_settings(self.env())
+
+    # --- supervisord ---------------------------------------------------------------------
+    def write_supervisor_conf(self) -> None:
+        c = self.config
+        c.logs_dir.mkdir(parents=True, exist_ok=True)
+        env = ",".join(f'{k}="{v}"' for k, v in sorted(c.service_env().items()))
+        lines = [
+            "[unix_http_server]", f"file={c.state_dir / 'supervisor.sock'}", "chmod=0700", "",
+            "[supervisord]", f"logfile={c.logs_dir / 'supervisord.log'}", f"pidfile={c.state_dir / 'supervisord.pid'}",
+            f"childlogdir={c.logs_dir}", "logfile_maxbytes=5MB", "logfile_backups=2", "",
+            "[rpcinterface:supervisor]", "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
+            "[supervisorctl]", f"serverurl=unix://{c.state_dir / 'supervisor.sock'}", "",
+        ]
+        for name, _, _ in SERVICES:
+            lines += [
+                f"[program:{name}]",
+                f"command={c.python} -m infra.launch {name}",
+                f"directory={ROOT}",
+                f"environment={env}",
+                "autostart=false", "autorestart=true", "startsecs=2", "startretries=10",
+                "stopasgroup=true", "killasgroup=true", "stopwaitsecs=20",
+                "redirect_stderr=true", f"stdout_logfile={c.logs_dir / (name + '.log')}",
+                "stdout_logfile_maxbytes=10MB", "stdout_logfile_backups=2", "",
+            ]
+        self.conf_path.write_text("\n".join(lines))
+
+    def ctl(self, *args: str, check: bool = False) -> subprocess.CompletedProcess:
+        supervisorctl = Path(self.config.python).parent / "supervisorctl"
+        return subprocess.run(
+            [str(supervisorctl), "-c", str(self.conf_path), *args], capture_output=True, text=True, check=check
+        )
+
+    def supervisor_running(self) -> bool:
+        return self.conf_path.exists() and self.ctl("pid").stdout.strip().isdigit()
+
+    def states(self) -> dict[str, str]:
+        if not self.supervisor_running():
+            return {}
+        out = self.ctl("status").stdout
+        return {line.split()[0]: line.split()[1] for line in out.splitlines() if line.strip()}
+
+    # --- up / down -----------------------------------------------------------------------
+    def up(self, services: Iterable[str] | None = None, progress: Callable[[str], None] = print) -> None:
+        wanted = list(services) if services is not None else [name for name, _, _ in SERVICES]
+        self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        ensure_secrets(self.config)
+        if not self.supervisor_running():
+            self.write_supervisor_conf()
+            supervisord = Path(self.config.python).parent / "supervisord"
+            subprocess.run([str(supervisord), "-c", str(self.conf_path)], check=True, cwd=ROOT)
+        states = self.states()
+        for name, ports, timeout in SERVICES:
+            if name not in wanted:
+                continue
+            if states.get(name) != "RUNNING":
+                for port_name in ports:
+                    require_free_port(self.config, port_name)
+                self.ctl("start", name)
+            self.wait_healthy(name, timeout)
+            BOOTSTRAP.get(name, lambda stack: None)(self)
+            progress(f"{name:<8} up    {self.address(name)}")
+
+    def down(self) -> None:
+        if self.supervisor_running():
+            self.ctl("shutdown")
+            deadline = time.monotonic() + 60
+            while self.supervisor_running() and time.monotonic() < deadline:
+                time.sleep(0.2)
+
+    def stop(self, name: str) -> None:
+        self.ctl("stop", name)
+
+    def start(self, name: str, timeout: float = 120) -> None:
+        self.ctl("start", name)
+        self.wait_healthy(name, timeout)
+
+    def address(self, name: str) -> str:
+        if name == "mysql":
+            return f"{self.config.host}:{self.config.ports['mysql']} (socket {self.config.mysql_socket})"
+        if name == "minio":
+            return f"{self.config.url('minio')} (console {self.config.url('minio-console')})"
+        return self.config.url(name)
+
+    # --- health --------------------------------------------------------------------------
+    def wait_healthy(self, name: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.probe(name)
+                return
+            except ServiceUnavailable as exc:
+                state = self.states().get(name, "STOPPED")
+                if state in ("FATAL", "STOPPED", "EXITED") or time.monotonic() > deadline:
+                    log = self.config.logs_dir / f"{name}.log"
+                    raise ServiceUnavailable(f"{name} did not become healthy ({state}): {exc.message}; see {log}") from None
+                time.sleep(0.5)
+
+    def probe(self, name: str) -> None:
+        if name == "mysql":  # before bootstrap the mlflow user may not exist yet: use the socket
+            try:
+                self.root_mysql().close()
+            except pymysql.err.OperationalError as exc:
+                raise ServiceUnavailable(f"MySQL socket not ready ({exc.args[0]})") from None
+            return
+        CHECKS[name](self.settings())
+
+    def root_mysql(self) -> pymysql.connections.Connection:
+        import getpass
+
+        return pymysql.connect(unix_socket=str(self.config.mysql_socket), user=getpass.getuser(), connect_timeout=5)
+
+
+def require_free_port(config: StackConfig, port_name: str) -> None:
+    from infra.config import PORTS
+
+    port = config.ports[port_name]
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((config.host, port))
+        except OSError:
+            var = PORTS[port_name][0]
+            raise ConfigError(
+                f"port {port} for {port_name} ({var}) is already in use on {config.host}: "
+                f"stop what holds it or set {var} to a free port"
+            ) from None
+
+
+def bootstrap_mysql(stack: Stack) -> None:
+    settings = stack.settings()
+    password = stack.config.secret("mysql-password")
+    conn = stack.root_mysql()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS `{settings.mysql_database}`")
+            for host in ("localhost", "127.0.0.1", "%"):
+                cur.execute(f"CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (settings.mysql_user, host, password))
+                cur.execute(f"ALTER USER %s@%s IDENTIFIED BY %s", (settings.mysql_user, host, password))
+                cur.execute(f"GRANT ALL ON `{settings.mysql_database}`.* TO %s@%s", (settings.mysql_user, host))
+        conn.commit()
+    finally:
+        conn.close()
+    CHECKS["mysql"](settings)
+
+
+def bootstrap_minio(stack: Stack) -> None:
+    settings = stack.settings()
+    client = minio_client(settings)
+    for bucket in (settings.batch_bucket, settings.artifact_bucket):
+        if not client.bucket_exists(bucket):
+            client.make_bucket(bucket)
+
+
+BOOTSTRAP: dict[str, Callable[[Stack], None]] = {"mysql": bootstrap_mysql, "minio": bootstrap_minio}
+
+
+def status(stack: Stack) -> int:
+    states = stack.states()
+    if not states:
+        print(f"stack is down (state directory {stack.config.state_dir})")
+        return 3
+    for name, _, _ in SERVICES:
+        print(f"{name:<8} {states.get(name, 'UNKNOWN'):<9} {stack.address(name)}")
+    return 0
+
+
+def check(stack: Stack) -> int:
+    failures = 0
+    for name, check_service in CHECKS.items():
+        try:
+            check_service(stack.settings())
+            print(f"{name:<8} ok")
+        except PipelineError as exc:
+            print(f"{name:<8} {exc.message}")
+            failures += 1
+    return 1 if failures else 0
+
+
+def main(argv: list[str]) -> int:
+    commands = {"up", "down", "status", "check"}
+    if len(argv) < 1 or argv[0] not in commands:
+        print(f"usage: python -m infra.stack {{{'|'.join(sorted(commands))}}} [service...]", file=sys.stderr)
+        return 2
+    try:
+        stack = Stack(load_stack_config())
+        if argv[0] == "up":
+            stack.up(argv[1:] or None)
+            print(f"secrets: {stack.config.secrets_dir}   logs: {stack.config.logs_dir}")
+            return 0
+        if argv[0] == "down":
+            stack.down()
+            print("stack stopped")
+            return 0
+        return status(stack) if argv[0] == "status" else check(stack)
+    except PipelineError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Code the functions, the UI and the infrastructure share: settings, storage, schema, MLflow."""

@@ -1,0 +1,60 @@
+"""The pipeline's exceptions, and the one place that maps them to HTTP status codes.
+
+    PipelineError                 base; never caught as a whole except at an entry point
+    ├── ConfigError               a setting is missing or invalid (names the variable)
+    ├── BadRequest          400   the caller's input is wrong (lists every offending field)
+    │   ├── Unauthorized    401   missing or wrong credentials
+    │   └── PayloadTooLarge 413   body or row count over a limit
+    ├── UpstreamError       502   a service we call answered nonsense or failed
+    └── ServiceUnavailable  503   a service we need is down, or nothing to serve yet
+"""
+
+from __future__ import annotations
+
+
+class PipelineError(RuntimeError):
+    status = 500
+
+    def __init__(self, message: str, *, details: list[dict] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+    def to_body(self) -> dict:
+        body: dict = {"error": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class ConfigError(PipelineError):
+    status = 500
+
+
+class BadRequest(PipelineError):
+    status = 400
+
+
+class Unauthorized(BadRequest):
+    status = 401
+
+
+class PayloadTooLarge(BadRequest):
+    status = 413
+
+
+class UpstreamError(PipelineError):
+    status = 502
+
+
+class ServiceUnavailable(PipelineError):
+    status = 503
+
+
+def error_response(exc: PipelineError) -> dict:
+    """A python3-http style response dict for a named pipeline error."""
+    return {
+        "statusCode": exc.status,
+        "body": exc.to_body(),
+        "headers": {"Content-Type": "application/json"},
+    }

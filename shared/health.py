@@ -1,0 +1,86 @@
+"""Is each backing service reachable, and does it accept our credentials?
+
+Each check returns None when healthy and raises ConfigError (credentials refused) or
+ServiceUnavailable (not reachable) with one line that names the service and the fix.
+"""
+
+from __future__ import annotations
+
+import pymysql
+import requests
+import urllib3
+from minio import Minio
+from minio.error import S3Error
+
+from shared.errors import ConfigError, ServiceUnavailable
+from shared.settings import Settings
+
+
+def minio_client(settings: Settings) -> Minio:
+    """The one way the pipeline builds a MinIO client: timeouts and no retry storms."""
+    http = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=settings.http_timeout, read=settings.http_timeout),
+        retries=urllib3.Retry(total=1, backoff_factor=0.2, status_forcelist=[502, 503, 504]),
+        maxsize=16,
+    )
+    return Minio(
+        settings.minio_endpoint,
+        access_key=settings.minio_access_key,
+        secret_key=settings.minio_secret_key,
+        secure=settings.minio_secure,
+        http_client=http,
+    )
+
+
+def check_minio(settings: Settings) -> None:
+    try:
+        minio_client(settings).list_buckets()
+    except S3Error as exc:
+        if exc.code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied"):
+            raise ConfigError(
+                f"MinIO at {settings.minio_endpoint} rejected the credentials ({exc.code}): "
+                "check the minio-access-key and minio-secret-key secrets"
+            ) from None
+        raise ServiceUnavailable(f"MinIO at {settings.minio_endpoint} answered {exc.code}: {exc.message}") from None
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise ServiceUnavailable(
+            f"MinIO at {settings.minio_endpoint} is not reachable ({type(exc).__name__}): "
+            "start it with `make up` or set MINIO_ENDPOINT"
+        ) from None
+
+
+def check_mysql(settings: Settings) -> None:
+    where = f"{settings.mysql_host}:{settings.mysql_port}"
+    try:
+        pymysql.connect(
+            host=settings.mysql_host, port=settings.mysql_port, user=settings.mysql_user,
+            password=settings.secret("mysql-password"), database=settings.mysql_database,
+            connect_timeout=min(settings.http_timeout, 5),
+        ).close()
+    except pymysql.err.OperationalError as exc:
+        code = exc.args[0] if exc.args else 0
+        if code in (1044, 1045, 1049):
+            raise ConfigError(
+                f"MySQL at {where} refused user {settings.mysql_user!r} on database "
+                f"{settings.mysql_database!r} ({exc.args[1] if len(exc.args) > 1 else code}): "
+                "check the mysql-password secret and MYSQL_USER / MYSQL_DATABASE"
+            ) from None
+        raise ServiceUnavailable(
+            f"MySQL at {where} is not reachable (error {code}): start it with `make up` or set MYSQL_HOST / MYSQL_PORT"
+        ) from None
+
+
+def check_mlflow(settings: Settings) -> None:
+    url = f"{settings.mlflow_tracking_uri}/health"
+    try:
+        response = requests.get(url, timeout=settings.http_timeout)
+    except requests.RequestException as exc:
+        raise ServiceUnavailable(
+            f"MLflow at {settings.mlflow_tracking_uri} is not reachable ({type(exc).__name__}): "
+            "start it with `make up` or set MLFLOW_TRACKING_URI"
+        ) from None
+    if response.status_code != 200:
+        raise ServiceUnavailable(f"MLflow at {url} answered {response.status_code}: see its log under the state directory")
+
+
+CHECKS = {"mysql": check_mysql, "minio": check_minio, "mlflow": check_mlflow}

@@ -1,0 +1,143 @@
+"""Every setting the pipeline reads, with its default, validated in one place.
+
+Settings come from the environment (see `.env.example` for the full list).
+Credentials come from OpenFaaS secret files, `$SECRETS_DIR/<name>` (default
+`/var/openfaas/secrets`), falling back to an environment variable named after the
+secret (`minio-secret-key` -> `MINIO_SECRET_KEY`) for local runs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, TypeVar
+
+from shared.errors import ConfigError
+
+T = TypeVar("T")
+
+DEFAULT_SECRETS_DIR = "/var/openfaas/secrets"
+
+
+@dataclass(frozen=True)
+class Settings:
+    group_number: int
+    batch_threshold: int
+    data_api_url: str
+    minio_endpoint: str
+    minio_secure: bool
+    batch_bucket: str
+    batch_prefix: str
+    artifact_bucket: str
+    mlflow_tracking_uri: str
+    experiment_name: str
+    model_name: str
+    http_timeout: float
+    mysql_host: str
+    mysql_port: int
+    mysql_user: str
+    mysql_database: str
+    secrets_dir: Path
+
+    def secret(self, name: str, env: Mapping[str, str] | None = None) -> str:
+        return read_secret(name, env=env, secrets_dir=self.secrets_dir)
+
+    @property
+    def minio_access_key(self) -> str:
+        return self.secret("minio-access-key")
+
+    @property
+    def minio_secret_key(self) -> str:
+        return self.secret("minio-secret-key")
+
+
+def _get(env: Mapping[str, str], name: str, default: str, parse: Callable[[str], T], hint: str) -> T:
+    raw = env.get(name, default)
+    try:
+        return parse(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is invalid: {hint}") from None
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError(raw)
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError(raw)
+    return value
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(raw)
+
+
+def _url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ValueError(raw)
+    return raw.rstrip("/")
+
+
+def _name(raw: str) -> str:
+    if not raw or any(c.isspace() for c in raw):
+        raise ValueError(raw)
+    return raw
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate all settings; a bad one raises ConfigError naming it and the fix."""
+    env = os.environ if env is None else env
+    minio_port = _get(env, "MINIO_PORT", "9000", _positive_int, "use a TCP port number")
+    mlflow_port = _get(env, "MLFLOW_PORT", "5000", _positive_int, "use a TCP port number")
+    data_api_port = _get(env, "DATA_API_PORT", "8090", _positive_int, "use a TCP port number")
+    return Settings(
+        group_number=_get(env, "GROUP_NUMBER", "6", _positive_int, "use the course group, an integer 1..10"),
+        batch_threshold=_get(env, "BATCH_THRESHOLD", "10", _positive_int, "use a positive integer"),
+        data_api_url=_get(env, "DATA_API_URL", f"http://127.0.0.1:{data_api_port}", _url, "use an http(s):// URL"),
+        minio_endpoint=_get(env, "MINIO_ENDPOINT", f"127.0.0.1:{minio_port}", _name, "use host:port"),
+        minio_secure=_get(env, "MINIO_SECURE", "false", _bool, "use true or false"),
+        batch_bucket=_get(env, "BATCH_BUCKET", "covertype-batches", _name, "use an S3 bucket name"),
+        batch_prefix=_get(env, "BATCH_PREFIX", "batches/", _name, "use an object key prefix such as batches/"),
+        artifact_bucket=_get(env, "ARTIFACT_BUCKET", "mlflow-artifacts", _name, "use an S3 bucket name"),
+        mlflow_tracking_uri=_get(
+            env, "MLFLOW_TRACKING_URI", f"http://127.0.0.1:{mlflow_port}", _url, "use an http(s):// URL"
+        ),
+        experiment_name=_get(env, "EXPERIMENT_NAME", "covertype", _name, "use a name without spaces"),
+        model_name=_get(env, "MODEL_NAME", "covertype-classifier", _name, "use a name without spaces"),
+        http_timeout=_get(env, "HTTP_TIMEOUT", "10", _positive_float, "use a number of seconds > 0"),
+        mysql_host=_get(env, "MYSQL_HOST", "127.0.0.1", _name, "use a host name or address"),
+        mysql_port=_get(env, "MYSQL_PORT", "3306", _positive_int, "use a TCP port number"),
+        mysql_user=_get(env, "MYSQL_USER", "mlflow", _name, "use a MySQL user name"),
+        mysql_database=_get(env, "MYSQL_DATABASE", "mlflow", _name, "use a MySQL database name"),
+        secrets_dir=Path(env.get("SECRETS_DIR", DEFAULT_SECRETS_DIR)),
+    )
+
+
+def read_secret(name: str, env: Mapping[str, str] | None = None, secrets_dir: Path | str | None = None) -> str:
+    """A credential from `<secrets_dir>/<name>`, else from the environment; never logged."""
+    env = os.environ if env is None else env
+    directory = Path(secrets_dir or env.get("SECRETS_DIR", DEFAULT_SECRETS_DIR))
+    path = directory / name
+    if path.is_file():
+        value = path.read_text().strip()
+        if value:
+            return value
+    env_name = name.upper().replace("-", "_")
+    value = env.get(env_name, "").strip()
+    if value:
+        return value
+    raise ConfigError(
+        f"secret {name!r} is missing: put it in {path} or set {env_name} "
+        "(locally, `make up` generates it under the state directory)"
+    )
