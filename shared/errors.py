@@ -4,6 +4,8 @@
     ├── ConfigError               a setting is missing or invalid (names the variable)
     ├── BadRequest          400   the caller's input is wrong (lists every offending field)
     │   ├── Unauthorized    401   missing or wrong credentials
+    │   ├── MethodNotAllowed 405  the route does not take this HTTP method
+    │   ├── InvalidInput    422   well-formed input whose values are wrong (lists field and row)
     │   └── PayloadTooLarge 413   body or row count over a limit
     ├── UpstreamError       502   a service we call answered nonsense or failed
     └── ServiceUnavailable  503   a service we need is down, or nothing to serve yet
@@ -41,6 +43,14 @@ class Unauthorized(BadRequest):
 
 class PayloadTooLarge(BadRequest):
     status = 413
+
+
+class MethodNotAllowed(BadRequest):
+    status = 405
+
+
+class InvalidInput(BadRequest):
+    status = 422
 
 
 class UpstreamError(PipelineError):

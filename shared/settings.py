@@ -39,6 +39,11 @@ class Settings:
     mysql_user: str
     mysql_database: str
     secrets_dir: Path
+    # predict: which alias it serves, how often it looks for a new one, input limits
+    model_alias: str = "champion"
+    model_poll_seconds: float = 10.0
+    predict_max_rows: int = 10000
+    predict_max_body_bytes: int = 8 * 1024 * 1024
 
     def secret(self, name: str, env: Mapping[str, str] | None = None) -> str:
         return read_secret(name, env=env, secrets_dir=self.secrets_dir)
@@ -121,6 +126,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         mysql_user=_get(env, "MYSQL_USER", "mlflow", _name, "use a MySQL user name"),
         mysql_database=_get(env, "MYSQL_DATABASE", "mlflow", _name, "use a MySQL database name"),
         secrets_dir=Path(env.get("SECRETS_DIR", DEFAULT_SECRETS_DIR)),
+        model_alias=_get(env, "MODEL_ALIAS", "champion", _name, "use a registry alias such as champion"),
+        model_poll_seconds=_get(env, "MODEL_POLL_SECONDS", "10", _positive_float, "use a number of seconds > 0"),
+        predict_max_rows=_get(env, "PREDICT_MAX_ROWS", "10000", _positive_int, "use a positive integer"),
+        predict_max_body_bytes=_get(
+            env, "PREDICT_MAX_BODY_BYTES", str(8 * 1024 * 1024), _positive_int, "use a number of bytes"
+        ),
     )
 
 
