@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
 
 from shared.errors import ConfigError
 

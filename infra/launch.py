@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from infra.config import StackConfig, load_stack_config
 from shared.errors import ConfigError

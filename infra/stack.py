@@ -14,8 +14,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import pymysql
 
@@ -106,11 +106,14 @@ class Stack:
             progress(f"{name:<8} up    {self.address(name)}")
 
     def down(self) -> None:
-        if self.supervisor_running():
-            self.ctl("shutdown")
-            deadline = time.monotonic() + 60
-            while self.supervisor_running() and time.monotonic() < deadline:
-                time.sleep(0.2)
+        """Stop supervisord and its children, and wait until supervisord has exited."""
+        if not self.supervisor_running():
+            return
+        pid = int(self.ctl("pid").stdout.strip())
+        self.ctl("shutdown")
+        deadline = time.monotonic() + 90
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
 
     def stop(self, name: str) -> None:
         self.ctl("stop", name)
@@ -155,6 +158,14 @@ class Stack:
         return pymysql.connect(unix_socket=str(self.config.mysql_socket), user=getpass.getuser(), connect_timeout=5)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def require_free_port(config: StackConfig, port_name: str) -> None:
     from infra.config import PORTS
 
@@ -179,8 +190,8 @@ def bootstrap_mysql(stack: Stack) -> None:
         with conn.cursor() as cur:
             cur.execute(f"CREATE DATABASE IF NOT EXISTS `{settings.mysql_database}`")
             for host in ("localhost", "127.0.0.1", "%"):
-                cur.execute(f"CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (settings.mysql_user, host, password))
-                cur.execute(f"ALTER USER %s@%s IDENTIFIED BY %s", (settings.mysql_user, host, password))
+                cur.execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (settings.mysql_user, host, password))
+                cur.execute("ALTER USER %s@%s IDENTIFIED BY %s", (settings.mysql_user, host, password))
                 cur.execute(f"GRANT ALL ON `{settings.mysql_database}`.* TO %s@%s", (settings.mysql_user, host))
         conn.commit()
     finally:

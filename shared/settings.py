@@ -9,9 +9,10 @@ secret (`minio-secret-key` -> `MINIO_SECRET_KEY`) for local runs.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, TypeVar
+from typing import TypeVar
 
 from shared.errors import ConfigError
 
