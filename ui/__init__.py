@@ -1,0 +1,1 @@
+"""The NiceGUI app: pages, and the backend they ask (see app.py)."""

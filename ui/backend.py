@@ -1,0 +1,259 @@
+"""Everything the UI asks the pipeline, one method per question, each with a timeout.
+
+Pages only talk to a `Backend`; tests swap in a small fake with the same methods.
+Every failure surfaces as a `PipelineError` whose message names the service, so a
+page can show it in a banner and carry on. Plain dicts keep fakes trivial.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import os
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+import requests
+import urllib3
+from minio.error import S3Error
+
+from shared.errors import BadRequest, PipelineError, ServiceUnavailable, Unauthorized, UpstreamError
+from shared.health import CHECKS
+from shared.settings import Settings
+from ui.mlflow_rest import MlflowRest, NotFound
+
+CHAMPION = "champion"
+# how long a status question may take before the page shows a banner instead
+STATUS_TIMEOUT = 5.0
+
+
+class BackendApi(Protocol):
+    batch_threshold: int
+
+    def health(self) -> dict[str, str | None]: ...
+    def batches(self) -> list[dict]: ...
+    def runs(self) -> list[dict]: ...
+    def training_state(self, batches_stored: int | None) -> dict: ...
+    def versions(self) -> list[dict]: ...
+    def champion(self) -> dict | None: ...
+    def confusion_matrix(self, run_id: str) -> bytes | None: ...
+    def predict(self, record: Mapping[str, Any]) -> dict: ...
+    def predict_csv(self, text: str) -> dict: ...
+    def promote(self, version: str, user: str, password: str) -> None: ...
+
+
+def gateway_url(env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    return env.get("GATEWAY_URL") or f"http://127.0.0.1:{env.get('GATEWAY_PORT', '8080')}"
+
+
+class Backend:
+    """The real pipeline: MinIO and MLflow for status, the gateway for predictions."""
+
+    def __init__(self, settings: Settings, gateway: str):
+        self.settings = settings
+        self.gateway = gateway.rstrip("/")
+        self.status_settings = dataclasses.replace(settings, http_timeout=min(settings.http_timeout, STATUS_TIMEOUT))
+        self.mlflow = MlflowRest(settings.mlflow_tracking_uri, self.status_settings.http_timeout)
+        self.batch_threshold = settings.batch_threshold
+
+    # --- services ---------------------------------------------------------------------
+    def health(self) -> dict[str, str | None]:
+        """Service name -> None when healthy, else one line saying what is wrong."""
+        checks = {**CHECKS, "gateway": self._check_gateway, "data-api": self._check_data_api}
+        with ThreadPoolExecutor(max_workers=len(checks)) as pool:
+            futures = {name: pool.submit(_problem, check, self.status_settings) for name, check in checks.items()}
+            return {name: future.result() for name, future in futures.items()}
+
+    def _check_gateway(self, settings: Settings) -> None:
+        _get_ok("gateway", f"{self.gateway}/healthz", settings.http_timeout)
+
+    def _check_data_api(self, settings: Settings) -> None:
+        _get_ok("Data API", f"{settings.data_api_url}/", settings.http_timeout)
+
+    # --- batches ----------------------------------------------------------------------
+    def batches(self) -> list[dict]:
+        from shared.batches import list_batches  # lands with the fetch-batch work
+
+        try:
+            found = list_batches(self.status_settings, self.settings.group_number)
+        except S3Error as exc:
+            raise ServiceUnavailable(f"MinIO answered {exc.code} listing the batches") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise ServiceUnavailable(
+                f"MinIO at {self.settings.minio_endpoint} is not reachable ({type(exc).__name__})"
+            ) from None
+        return sorted((_as_dict(batch) for batch in found), key=lambda b: b.get("number") or 0)
+
+    # --- MLflow: runs and training state ----------------------------------------------
+    def runs(self) -> list[dict]:
+        experiment_id = self.mlflow.experiment_id(self.settings.experiment_name)
+        if experiment_id is None:
+            return []
+        return [run_summary(run) for run in self.mlflow.search_runs(experiment_id)]
+
+    def training_state(self, batches_stored: int | None) -> dict:
+        return training_state(self.runs(), batches_stored, self.batch_threshold)
+
+    def confusion_matrix(self, run_id: str) -> bytes | None:
+        pngs = [f["path"] for f in self.mlflow.list_artifacts(run_id) if f.get("path", "").endswith(".png")]
+        if not pngs:
+            return None
+        pngs.sort(key=lambda path: "confusion" not in path)
+        return self.mlflow.artifact(run_id, pngs[0])
+
+    # --- MLflow: registry ---------------------------------------------------------------
+    def versions(self) -> list[dict]:
+        model = self.mlflow.registered_model(self.settings.model_name)
+        if model is None:
+            return []
+        aliases: dict[str, list[str]] = {}
+        for entry in model.get("aliases", []):
+            aliases.setdefault(str(entry["version"]), []).append(entry["alias"])
+        found = [version_summary(v, aliases) for v in self.mlflow.model_versions(self.settings.model_name)]
+        return sorted(found, key=lambda v: int(v["version"]), reverse=True)
+
+    def champion(self) -> dict | None:
+        version = self.mlflow.version_by_alias(self.settings.model_name, CHAMPION)
+        if version is None:
+            return None
+        return version_summary(version, {str(version["version"]): [CHAMPION]})
+
+    def promote(self, version: str, user: str, password: str) -> None:
+        """Point `champion` at a version, only for the gateway's admin credentials."""
+        expected_user = self.settings.secret("basic-auth-user")
+        expected_password = self.settings.secret("basic-auth-password")
+        user_ok = hmac.compare_digest(user.encode(), expected_user.encode())
+        password_ok = hmac.compare_digest(password.encode(), expected_password.encode())
+        if not (user_ok and password_ok):
+            raise Unauthorized("wrong admin user or password (the gateway's basic-auth credentials)")
+        try:
+            self.mlflow.set_alias(self.settings.model_name, CHAMPION, str(version))
+        except NotFound:
+            raise BadRequest(f"version {version} of {self.settings.model_name} does not exist") from None
+
+    # --- predictions through the gateway ------------------------------------------------
+    def predict(self, record: Mapping[str, Any]) -> dict:
+        return self._post_predict(json={"instances": [dict(record)]})
+
+    def predict_csv(self, text: str) -> dict:
+        return self._post_predict(data=text.encode(), headers={"Content-Type": "text/csv"})
+
+    def _post_predict(self, **kwargs) -> dict:
+        url = f"{self.gateway}/function/predict"
+        try:
+            response = requests.post(url, timeout=self.settings.http_timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise ServiceUnavailable(f"gateway at {self.gateway} is not reachable ({type(exc).__name__})") from None
+        body = _json_or_none(response)
+        message = (body or {}).get("error") or response.text[:200]
+        if 400 <= response.status_code < 500:
+            raise BadRequest(f"predict refused the input: {message}", details=(body or {}).get("details"))
+        if response.status_code in (502, 503, 504):
+            raise ServiceUnavailable(f"predict is unavailable ({response.status_code}): {message}")
+        if response.status_code != 200 or not isinstance(body, dict) or "predictions" not in body:
+            raise UpstreamError(f"predict answered {response.status_code} without predictions")
+        return body
+
+
+# --- pure helpers (tested directly) ------------------------------------------------------
+def _problem(check, settings: Settings) -> str | None:
+    try:
+        check(settings)
+    except PipelineError as exc:
+        return exc.message
+    return None
+
+
+def _get_ok(name: str, url: str, timeout: float) -> None:
+    try:
+        response = requests.get(url, timeout=timeout)
+    except requests.RequestException as exc:
+        raise ServiceUnavailable(f"{name} at {url} is not reachable ({type(exc).__name__})") from None
+    if response.status_code != 200:
+        raise ServiceUnavailable(f"{name} at {url} answered {response.status_code}")
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _as_dict(item: Any) -> dict:
+    if dataclasses.is_dataclass(item) and not isinstance(item, type):
+        return dataclasses.asdict(item)
+    return dict(item)
+
+
+def _pairs(entries: list[dict]) -> dict[str, Any]:
+    return {entry["key"]: entry.get("value") for entry in entries or []}
+
+
+def _first(values: Mapping[str, Any], *prefixes: str) -> float | None:
+    for prefix in prefixes:
+        for key in sorted(values):
+            if key.startswith(prefix) and values[key] is not None:
+                try:
+                    return float(values[key])
+                except (TypeError, ValueError):
+                    continue
+    return None
+
+
+def run_summary(run: dict) -> dict:
+    """One MLflow run as the UI shows it: who, when, state and the four scores."""
+    info, data = run.get("info", {}), run.get("data", {})
+    metrics, params, tags = _pairs(data.get("metrics")), _pairs(data.get("params")), _pairs(data.get("tags"))
+    return {
+        "run_id": info.get("run_id", ""),
+        "run_name": info.get("run_name") or tags.get("mlflow.runName", ""),
+        "training_id": tags.get("training_id", ""),
+        "family": tags.get("family") or params.get("family") or info.get("run_name", ""),
+        "status": info.get("status", ""),
+        "start_time": int(info["start_time"]) if info.get("start_time") else None,
+        "end_time": int(info["end_time"]) if info.get("end_time") else None,
+        "accuracy": _first(metrics, "accuracy"),
+        "f1": _first(metrics, "f1_weighted", "f1"),
+        "precision": _first(metrics, "precision_weighted", "precision"),
+        "recall": _first(metrics, "recall_weighted", "recall"),
+        "error": tags.get("error") or tags.get("failure_reason") or "",
+    }
+
+
+def training_state(runs: list[dict], batches_stored: int | None, threshold: int) -> dict:
+    """waiting / running / done / failed, for the newest training (runs sharing a training_id)."""
+    if not runs:
+        stored = "?" if batches_stored is None else batches_stored
+        return {"state": "waiting", "reason": f"{stored}/{threshold} batches stored; no training yet",
+                "training_id": ""}
+    newest = max(runs, key=lambda r: r.get("start_time") or 0)
+    group = [r for r in runs if r.get("training_id") == newest.get("training_id")]
+    statuses = {r.get("status") for r in group}
+    base = {"training_id": newest.get("training_id", ""), "runs": len(group)}
+    if "RUNNING" in statuses or "SCHEDULED" in statuses:
+        return {**base, "state": "running", "reason": f"{len(group)} run(s) so far"}
+    failed = [r for r in group if r.get("status") in ("FAILED", "KILLED")]
+    if failed:
+        reasons = "; ".join(f"{r['family']}: {r.get('error') or r['status'].lower()}" for r in failed)
+        return {**base, "state": "failed", "reason": reasons}
+    return {**base, "state": "done", "reason": f"{len(group)} model(s) trained"}
+
+
+def version_summary(version: dict, aliases: Mapping[str, list[str]]) -> dict:
+    tags = _pairs(version.get("tags"))
+    number = str(version.get("version", ""))
+    return {
+        "version": number,
+        "aliases": sorted(set(version.get("aliases") or []) | set(aliases.get(number, []))),
+        "family": tags.get("family", ""),
+        "accuracy": _first(tags, "accuracy"),
+        "f1": _first(tags, "f1_weighted", "f1"),
+        "training_id": tags.get("training_id", ""),
+        "run_id": version.get("run_id", ""),
+        "created": int(version["creation_timestamp"]) if version.get("creation_timestamp") else None,
+        "updated": int(version["last_updated_timestamp"]) if version.get("last_updated_timestamp") else None,
+        "status": version.get("status", ""),
+    }

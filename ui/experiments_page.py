@@ -1,0 +1,91 @@
+"""Experiments: every run as a sortable table, the scores compared, the champion's confusion matrix."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+from nicegui import ui
+
+from ui.backend import BackendApi
+from ui.widgets import banner, fmt_score, fmt_time, load, section
+
+SCORES = {"accuracy": "Accuracy", "f1": "F1 (weighted)", "precision": "Precision", "recall": "Recall"}
+
+
+def run_label(run: dict) -> str:
+    training = (run.get("training_id") or "")[:8]
+    return f"{run.get('family') or run.get('run_name')}\n{training}" if training else str(run.get("family"))
+
+
+def comparison_chart_options(runs: list[dict]) -> dict:
+    scored = sorted((r for r in runs if r.get("accuracy") is not None), key=lambda r: r.get("start_time") or 0)
+    return {
+        "tooltip": {"trigger": "axis"},
+        "legend": {"data": list(SCORES.values())},
+        "grid": {"left": 50, "right": 20, "bottom": 60},
+        "xAxis": {"type": "category", "data": [run_label(r) for r in scored], "axisLabel": {"interval": 0}},
+        "yAxis": {"type": "value", "min": 0, "max": 1},
+        "series": [
+            {"name": title, "type": "bar", "data": [None if r.get(key) is None else round(r[key], 4) for r in scored]}
+            for key, title in SCORES.items()
+        ],
+    }
+
+
+async def experiments_page(backend: BackendApi) -> None:
+    ui.label("Experiments").classes("text-2xl")
+    (runs, runs_problem), (champion, champion_problem) = await asyncio.gather(
+        load(backend.runs), load(backend.champion)
+    )
+    for problem in dict.fromkeys(p for p in (runs_problem, champion_problem) if p):
+        banner(problem)
+    runs_table(runs)
+    with section("Scores by family and training"):
+        if runs:
+            ui.echart(comparison_chart_options(runs)).classes("w-full h-80").mark("scores-chart")
+        else:
+            ui.label("No scores to compare yet.")
+    await confusion_matrix(backend, champion, champion_problem)
+
+
+def runs_table(runs: list[dict] | None) -> None:
+    with section("Runs"):
+        if runs is None:
+            ui.label("Runs unavailable (see the banner above).")
+            return
+        if not runs:
+            ui.label("No runs yet: training starts once enough batches are stored.")
+            return
+        rows = [{**r, "started": fmt_time(r.get("start_time")),
+                 **{key: fmt_score(r.get(key)) for key in SCORES}} for r in runs]
+        columns = [
+            {"name": "started", "label": "Started", "field": "started", "sortable": True, "align": "left"},
+            {"name": "training_id", "label": "Training", "field": "training_id", "sortable": True, "align": "left"},
+            {"name": "family", "label": "Family", "field": "family", "sortable": True, "align": "left"},
+            {"name": "status", "label": "Status", "field": "status", "sortable": True, "align": "left"},
+            *({"name": key, "label": title, "field": key, "sortable": True} for key, title in SCORES.items()),
+            {"name": "run_id", "label": "Run", "field": "run_id", "align": "left"},
+        ]
+        ui.table(columns=columns, rows=rows, row_key="run_id", pagination=15).props("dense flat").classes(
+            "w-full"
+        ).mark("runs-table")
+
+
+async def confusion_matrix(backend: BackendApi, champion: dict | None, champion_problem: str | None) -> None:
+    with section("Champion's confusion matrix"):
+        if champion_problem:
+            ui.label("Champion unavailable (see the banner above).")
+            return
+        if champion is None or not champion.get("run_id"):
+            ui.label("No champion yet.")
+            return
+        ui.label(f"{champion['family']} · version {champion['version']} · run {champion['run_id']}")
+        png, problem = await load(lambda: backend.confusion_matrix(champion["run_id"]))
+        if problem:
+            banner(problem)
+        elif png is None:
+            ui.label("This run logged no confusion matrix image.")
+        else:
+            source = "data:image/png;base64," + base64.b64encode(png).decode()
+            ui.image(source).classes("max-w-xl").mark("confusion-matrix")
