@@ -7,7 +7,7 @@ import io
 
 from nicegui import events, ui
 
-from shared.schema import CATEGORIES, FEATURES, NUMERIC_RANGES, SOIL_TYPES, WILDERNESS_AREAS
+from shared.schema import CATEGORIES, FEATURES, NUMERIC_RANGES, SOIL_TYPES, WILDERNESS_AREAS, cover_type_name
 from ui.backend import BackendApi
 from ui.widgets import banner, load, section
 
@@ -51,7 +51,13 @@ def probability_pairs(prediction: dict) -> list[tuple[str, float]]:
     probabilities = prediction.get("probabilities") or {}
     if isinstance(probabilities, list):
         probabilities = {str(index): value for index, value in enumerate(probabilities)}
-    return [(str(name), float(value)) for name, value in probabilities.items()]
+    return [(_class_name(key), float(value)) for key, value in probabilities.items()]
+
+
+def _class_name(key) -> str:
+    """Probabilities are keyed by class number; show the cover type's name beside it."""
+    text = str(key)
+    return f"{cover_type_name(int(text))} ({text})" if text.lstrip("-").isdigit() else text
 
 
 def model_text(model: dict | None) -> str:
@@ -71,9 +77,9 @@ def single_record_form(backend: BackendApi) -> None:
     with section("One record"):
         with ui.grid(columns=3).classes("w-full gap-x-4"):
             for name in NUMERIC_RANGES:
-                low, high = NUMERIC_RANGES[name]
+                # no min/max: NiceGUI would clamp silently; the rules say what is wrong instead
                 inputs[name] = ui.number(
-                    name, value=DEFAULTS[name], min=low, max=high, step=1, format="%d", validation=range_rules(name),
+                    name, value=DEFAULTS[name], step=1, format="%d", validation=range_rules(name),
                 ).mark(name).props("dense")
             inputs["Wilderness_Area"] = ui.select(
                 list(WILDERNESS_AREAS), label="Wilderness_Area", value=DEFAULTS["Wilderness_Area"],

@@ -1,0 +1,102 @@
+"""A small in-memory stand-in for `ui.backend.Backend`: the one boundary the page tests are about."""
+
+from __future__ import annotations
+
+from shared.errors import BadRequest, ServiceUnavailable, Unauthorized
+
+# a 1x1 PNG: enough for the page to show an image
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6300010000000500010d0a2db40000000049454e44ae426082"
+)
+MLFLOW_DOWN = "MLflow at http://127.0.0.1:5000 is not reachable (ConnectionError)"
+MINIO_DOWN = "MinIO at 127.0.0.1:9000 is not reachable (MaxRetryError)"
+GATEWAY_DOWN = "gateway at http://127.0.0.1:8080 is not reachable (ConnectionError)"
+
+
+class FakeBackend:
+    batch_threshold = 10
+
+    def __init__(self) -> None:
+        self.down: set[str] = set()  # "mlflow", "minio", "gateway"
+        self.predicted: list[dict] = []
+        self.predicted_csv: list[str] = []
+        self.promoted: list[str] = []
+        self.predict_error: BadRequest | None = None
+        self.stored_batches = [
+            {"number": n, "key": f"batches/group=6/batch={n:03d}.csv", "rows": 5810,
+             "fetched_at": f"2026-11-27T05:{n:02d}:00+00:00", "source": "http://127.0.0.1:8090"}
+            for n in (1, 2, 3)
+        ]
+        self.run_list = [
+            {"run_id": f"run{i}", "run_name": family, "training_id": "t-0001", "family": family, "status": "FINISHED",
+             "start_time": 1_790_000_000_000 + i, "end_time": None, "accuracy": acc, "f1": acc - 0.01,
+             "precision": acc - 0.02, "recall": acc, "error": ""}
+            for i, (family, acc) in enumerate([("logistic_regression", 0.71), ("random_forest", 0.93),
+                                               ("gradient_boosting", 0.95)])
+        ]
+        self.version_list = [
+            {"version": str(n), "aliases": ["champion"] if n == 3 else [], "family": run["family"],
+             "accuracy": run["accuracy"], "f1": run["f1"], "training_id": "t-0001", "run_id": run["run_id"],
+             "created": 1_790_000_100_000, "updated": 1_790_000_100_000, "status": "READY"}
+            for n, run in enumerate(self.run_list, start=1)
+        ]
+
+    def _require(self, service: str) -> None:
+        messages = {"mlflow": MLFLOW_DOWN, "minio": MINIO_DOWN, "gateway": GATEWAY_DOWN}
+        if service in self.down:
+            raise ServiceUnavailable(messages[service])
+
+    def health(self) -> dict[str, str | None]:
+        services = {"mysql": None, "minio": MINIO_DOWN, "mlflow": MLFLOW_DOWN, "gateway": GATEWAY_DOWN,
+                    "data-api": None}
+        return {name: (msg if name in self.down else None) for name, msg in services.items()}
+
+    def batches(self) -> list[dict]:
+        self._require("minio")
+        return list(self.stored_batches)
+
+    def runs(self) -> list[dict]:
+        self._require("mlflow")
+        return list(self.run_list)
+
+    def training_state(self, batches_stored: int | None) -> dict:
+        self._require("mlflow")
+        return {"state": "done", "reason": "3 model(s) trained", "training_id": "t-0001"}
+
+    def versions(self) -> list[dict]:
+        self._require("mlflow")
+        return list(self.version_list)
+
+    def champion(self) -> dict | None:
+        self._require("mlflow")
+        return next((v for v in self.version_list if "champion" in v["aliases"]), None)
+
+    def confusion_matrix(self, run_id: str) -> bytes | None:
+        self._require("mlflow")
+        return PNG
+
+    def predict(self, record) -> dict:
+        self._require("gateway")
+        if self.predict_error:
+            raise self.predict_error
+        self.predicted.append(dict(record))
+        return {"predictions": [{"cover_type": 2, "label": "Lodgepole Pine",
+                                 "probabilities": {"1": 0.3, "2": 0.6, "3": 0.1}}],
+                "model": {"name": "covertype-classifier", "version": "3", "family": "gradient_boosting"}}
+
+    def predict_csv(self, text: str) -> dict:
+        self._require("gateway")
+        if self.predict_error:
+            raise self.predict_error
+        self.predicted_csv.append(text)
+        rows = len(text.strip().splitlines()) - 1
+        return {"predictions": [{"cover_type": 1, "label": "Spruce/Fir", "probabilities": {"1": 0.8, "2": 0.2}}] * rows,
+                "model": {"version": "3", "family": "gradient_boosting"}}
+
+    def promote(self, version: str, user: str, password: str) -> None:
+        self._require("mlflow")
+        if (user, password) != ("admin", "s3cret"):
+            raise Unauthorized("wrong admin user or password (the gateway's basic-auth credentials)")
+        self.promoted.append(version)
+        for entry in self.version_list:
+            entry["aliases"] = ["champion"] if entry["version"] == version else []
