@@ -44,4 +44,5 @@ mariadb() {
 mariadb
 python_env
 go_tool minio github.com/minio/minio "$MINIO_VERSION"
+go_tool supercronic github.com/aptible/supercronic "$SUPERCRONIC_VERSION"
 step "setup complete"
