@@ -45,6 +45,9 @@ class Settings:
     model_poll_seconds: float = 10.0
     predict_max_rows: int = 10000
     predict_max_body_bytes: int = 8 * 1024 * 1024
+    # fetch-batch: calls to the Data API per invocation (1 + retries), first back-off in seconds
+    data_api_attempts: int = 3
+    data_api_backoff: float = 0.5
 
     def secret(self, name: str, env: Mapping[str, str] | None = None) -> str:
         return read_secret(name, env=env, secrets_dir=self.secrets_dir)
@@ -133,6 +136,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         predict_max_body_bytes=_get(
             env, "PREDICT_MAX_BODY_BYTES", str(8 * 1024 * 1024), _positive_int, "use a number of bytes"
         ),
+        data_api_attempts=_get(env, "DATA_API_ATTEMPTS", "3", _positive_int, "use a positive integer (1 = no retry)"),
+        data_api_backoff=_get(env, "DATA_API_BACKOFF", "0.5", _positive_float, "use a number of seconds > 0"),
     )
 
 
