@@ -1,0 +1,196 @@
+"""The predict function's work: route the request, validate it, score it with the champion.
+
+`POST` scores records (JSON or CSV), `GET` describes the champion. Small requests that
+arrive together are scored in one `predict_proba` call by a single scoring thread
+(adaptive micro-batching: no waiting window, a batch is whatever queued while the
+previous one ran), because per-call overhead, not the model, dominates single records.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import orjson
+
+from shared.champion import Champion, ChampionHolder
+from shared.errors import MethodNotAllowed, PipelineError, ServiceUnavailable, error_response
+from shared.predict_input import Rows, parse_body
+from shared.schema import CATEGORIES, FEATURES
+from shared.settings import Settings, load_settings
+
+DIRECT_ROWS = 64  # requests this large are scored in their own thread; batching gains nothing
+BATCH_ROWS = 512  # at most this many rows merged into one predict call
+SCORE_TIMEOUT = 120.0
+PROBABILITY_DECIMALS = 6
+
+
+def column_array(name: str, values: Sequence) -> np.ndarray:
+    return np.asarray(values, dtype=object if name in CATEGORIES else np.float64)
+
+
+def score_columns(champion: Champion, columns: dict[str, Sequence]) -> list[dict]:
+    import pandas as pd
+
+    frame = pd.DataFrame({name: column_array(name, columns[name]) for name in FEATURES}, copy=False)
+    classes, labels = champion.classes, champion.labels
+    if not champion.has_proba:
+        return [{"cover_type": _plain(c), "label": _label(champion, c), "probabilities": None}
+                for c in champion.pipeline.predict(frame)]
+    probabilities = champion.pipeline.predict_proba(frame)
+    keys = [str(c) for c in classes]
+    best = probabilities.argmax(axis=1).tolist()
+    rounded = probabilities.round(PROBABILITY_DECIMALS).tolist()  # shorter answers, and faster to write
+    return [
+        {"cover_type": classes[i], "label": labels[i], "probabilities": dict(zip(keys, row, strict=True))}
+        for i, row in zip(best, rounded, strict=True)
+    ]
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value
+
+
+def _label(champion: Champion, value) -> str:
+    value = _plain(value)
+    return champion.labels[champion.classes.index(value)] if value in champion.classes else str(value)
+
+
+@dataclass
+class _Job:
+    champion: Champion
+    rows: Rows
+    done: threading.Event = field(default_factory=threading.Event)
+    result: list[dict] | None = None
+    error: BaseException | None = None
+
+
+class MicroBatcher:
+    """One scoring thread that merges whatever small jobs are queued into one call."""
+
+    def __init__(self):
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def score(self, champion: Champion, rows: Rows) -> list[dict]:
+        if rows.count >= DIRECT_ROWS:
+            return score_columns(champion, rows.columns)
+        self._ensure_thread()
+        job = _Job(champion, rows)
+        self._jobs.put(job)
+        if not job.done.wait(SCORE_TIMEOUT):
+            raise ServiceUnavailable(f"scoring took longer than {SCORE_TIMEOUT:.0f} s; try again")
+        if job.error is not None:
+            raise job.error
+        assert job.result is not None
+        return job.result
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None:
+            with self._start_lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="predict-batcher", daemon=True)
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            jobs = [self._jobs.get()]
+            rows = jobs[0].rows.count
+            while rows < BATCH_ROWS:
+                try:
+                    jobs.append(self._jobs.get_nowait())
+                except queue.Empty:
+                    break
+                rows += jobs[-1].rows.count
+            for group in _by_champion(jobs):
+                _score_group(group)
+
+
+def _by_champion(jobs: list[_Job]) -> list[list[_Job]]:
+    """Jobs grouped by the champion they started with (a swap can land mid-batch)."""
+    groups: dict[int, list[_Job]] = {}
+    for job in jobs:
+        groups.setdefault(id(job.champion), []).append(job)
+    return list(groups.values())
+
+
+def _score_group(jobs: list[_Job]) -> None:
+    merged = {name: np.concatenate([column_array(name, job.rows.columns[name]) for job in jobs]) for name in FEATURES}
+    try:
+        results = score_columns(jobs[0].champion, merged)
+    except Exception as exc:  # not handled here: handed to each waiting request thread, which re-raises it
+        for job in jobs:
+            job.error = exc
+            job.done.set()
+        return
+    start = 0
+    for job in jobs:
+        job.result = results[start:start + job.rows.count]
+        start += job.rows.count
+        job.done.set()
+
+
+class PredictService:
+    def __init__(self, settings: Settings, holder: ChampionHolder | None = None):
+        self.settings = settings
+        self.holder = holder or ChampionHolder(settings)
+        self.batcher = MicroBatcher()
+
+    def handle(self, event) -> dict:
+        method = (getattr(event, "method", "") or "").upper()
+        try:
+            if method == "POST":
+                return self.predict(event)
+            if method == "GET":
+                return self.info()
+            raise MethodNotAllowed(f"{method or 'this method'} is not supported: POST records to score, GET for "
+                                   "the champion", details=[{"field": "method", "error": f"{method} not allowed"}])
+        except PipelineError as exc:
+            return error_response(exc)
+
+    def predict(self, event) -> dict:
+        rows = parse_body(
+            event.body, _header(event, "Content-Type"),
+            max_rows=self.settings.predict_max_rows, max_bytes=self.settings.predict_max_body_bytes,
+        )
+        champion = self.holder.current()
+        predictions = self.batcher.score(champion, rows)
+        return _json_response(200, {"predictions": predictions, "model": champion.describe()})
+
+    def info(self) -> dict:
+        try:
+            self.holder.current()
+        except ServiceUnavailable as exc:
+            return _json_response(exc.status, {**self.holder.status(), "error": exc.message})
+        return _json_response(200, self.holder.status())
+
+    def stop(self) -> None:
+        self.holder.stop()
+
+
+def _header(event, name: str) -> str:
+    headers = getattr(event, "headers", None) or {}
+    return headers.get(name) or headers.get(name.lower()) or ""
+
+
+def _json_response(status: int, body: dict) -> dict:
+    # serialised here with orjson (numpy-free, several times faster than json for 1,000-row answers)
+    return {"statusCode": status, "body": orjson.dumps(body), "headers": {"Content-Type": "application/json"}}
+
+
+_default: PredictService | None = None
+_default_lock = threading.Lock()
+
+
+def default_service() -> PredictService:
+    """The process's one service, built from the environment on first use."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = PredictService(load_settings())
+    return _default
