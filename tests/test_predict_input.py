@@ -7,7 +7,9 @@ import math
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from shared.champion import VersionInfo, champion_of
 from shared.errors import InvalidInput, PayloadTooLarge
