@@ -25,6 +25,7 @@ PORTS: dict[str, tuple[str, int]] = {
     "minio-console": ("MINIO_CONSOLE_PORT", 9001),
     "mlflow": ("MLFLOW_PORT", 5000),
     "gateway": ("GATEWAY_PORT", 8080),
+    "functions": ("FUNCTIONS_PORT_BASE", 8100),  # one port per function of stack.yml, from this one up
     "data-api": ("DATA_API_PORT", 8090),
     "ui": ("UI_PORT", 8503),
 }
@@ -48,6 +49,7 @@ class StackConfig:
     ports: dict[str, int] = field(default_factory=dict)
     bin_dir: Path = ROOT / ".tools" / "bin"
     python: Path = Path(sys.executable)
+    stack_file: Path = ROOT / "stack.yml"
 
     @property
     def secrets_dir(self) -> Path:
@@ -79,6 +81,7 @@ class StackConfig:
             MYSQL_HOST=self.host,
             DATA_API_URL=self.url("data-api"),
             GATEWAY_URL=self.url("gateway"),
+            STACK_FILE=str(self.stack_file),
             PYTHONPATH=str(ROOT),
         )
         return env
@@ -95,7 +98,8 @@ def load_stack_config(env: Mapping[str, str] | None = None) -> StackConfig:
     env = os.environ if env is None else env
     state_dir = Path(env.get("STATE_DIR", ROOT / ".state")).resolve()
     ports = {name: _port(env, var, default) for name, (var, default) in PORTS.items()}
-    return StackConfig(state_dir=state_dir, host=env.get("BIND_HOST", "127.0.0.1"), ports=ports)
+    stack_file = Path(env.get("STACK_FILE", ROOT / "stack.yml")).resolve()
+    return StackConfig(state_dir=state_dir, host=env.get("BIND_HOST", "127.0.0.1"), ports=ports, stack_file=stack_file)
 
 
 def ensure_secrets(config: StackConfig, env: Mapping[str, str] | None = None) -> None:

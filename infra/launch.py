@@ -90,17 +90,32 @@ def mlflow(config: StackConfig) -> Command:
     return argv, env
 
 
+def gateway(config: StackConfig) -> Command:
+    return [str(config.python), "-m", "infra.gateway"], {}
+
+
+def ui(config: StackConfig) -> Command:
+    return [str(config.python), "-m", "ui.app"], {}
+
+
 SERVICES: dict[str, Callable[[StackConfig], Command]] = {
     "mysql": mysql,
     "minio": minio,
     "mlflow": mlflow,
+    "gateway": gateway,
+    "ui": ui,
 }
 
 
 def main(argv: list[str]) -> None:
-    if len(argv) != 1 or argv[0] not in SERVICES:
-        sys.exit(f"usage: python -m infra.launch {{{','.join(SERVICES)}}}")
     config = load_stack_config()
+    if len(argv) == 2 and argv[0] == "function":  # one function of stack.yml (see infra/gateway/runtime.py)
+        from infra.gateway.runtime import function_command
+
+        command, extra_env = function_command(config, argv[1])
+        os.execvpe(command[0], command, {**os.environ, **config.service_env(), **extra_env})
+    if len(argv) != 1 or argv[0] not in SERVICES:
+        sys.exit(f"usage: python -m infra.launch {{{','.join(SERVICES)}}} | function NAME")
     command, extra_env = SERVICES[argv[0]](config)
     os.execvpe(command[0], command, {**os.environ, **config.service_env(), **extra_env})
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pymysql
 
 from infra.config import ROOT, StackConfig, ensure_secrets, load_stack_config
+from infra.gateway import runtime
 from shared.errors import ConfigError, PipelineError, ServiceUnavailable
 from shared.health import CHECKS, minio_client
 from shared.settings import Settings, load_settings
@@ -29,6 +30,9 @@ SERVICES: list[tuple[str, tuple[str, ...], float]] = [
     ("mysql", ("mysql",), 60),
     ("minio", ("minio", "minio-console"), 60),
     ("mlflow", ("mlflow",), 180),
+    ("functions", (), 60),  # one supervisord program per function of stack.yml (infra/gateway/runtime.py)
+    ("gateway", ("gateway",), 30),
+    ("ui", ("ui",), 30),
 ]
 
 
@@ -56,10 +60,11 @@ class Stack:
             "[rpcinterface:supervisor]", "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface", "",
             "[supervisorctl]", f"serverurl=unix://{c.state_dir / 'supervisor.sock'}", "",
         ]
-        for name, _, _ in SERVICES:
+        programs = [(name, name) for name, _, _ in SERVICES if name != "functions"] + runtime.function_programs(c)
+        for name, launch_args in programs:
             lines += [
                 f"[program:{name}]",
-                f"command={c.python} -m infra.launch {name}",
+                f"command={c.python} -m infra.launch {launch_args}",
                 f"directory={ROOT}",
                 f"environment={env}",
                 "autostart=false", "autorestart=true", "startsecs=2", "startretries=10",
@@ -97,10 +102,11 @@ class Stack:
         for name, ports, timeout in SERVICES:
             if name not in wanted:
                 continue
-            if states.get(name) != "RUNNING":
+            members = self.programs(name)
+            if any(states.get(member) != "RUNNING" for member in members):
                 for port_name in ports:
                     require_free_port(self.config, port_name)
-                self.ctl("start", name)
+                self.ctl("start", *members)
             self.wait_healthy(name, timeout)
             BOOTSTRAP.get(name, lambda stack: None)(self)
             progress(f"{name:<8} up    {self.address(name)}")
@@ -122,7 +128,21 @@ class Stack:
         self.ctl("start", name)
         self.wait_healthy(name, timeout)
 
+    def programs(self, name: str) -> list[str]:
+        """The supervisord programs of a service: itself, or one per function for `functions`."""
+        if name == "functions":
+            return [program for program, _ in runtime.function_programs(self.config)]
+        return [name]
+
+    def state_of(self, name: str) -> str:
+        states = self.states()
+        not_running = [states.get(p, "STOPPED") for p in self.programs(name) if states.get(p) != "RUNNING"]
+        return not_running[0] if not_running else "RUNNING"
+
     def address(self, name: str) -> str:
+        if name == "functions":
+            ports = runtime.function_ports(runtime.read_stack(self.config), self.config.ports["functions"])
+            return ", ".join(f"{fn} :{port}" for fn, port in ports.items())
         if name == "mysql":
             return f"{self.config.host}:{self.config.ports['mysql']} (socket {self.config.mysql_socket})"
         if name == "minio":
@@ -137,7 +157,7 @@ class Stack:
                 self.probe(name)
                 return
             except ServiceUnavailable as exc:
-                state = self.states().get(name, "STOPPED")
+                state = self.state_of(name)
                 if state in ("FATAL", "STOPPED", "EXITED") or time.monotonic() > deadline:
                     log = self.config.logs_dir / f"{name}.log"
                     raise ServiceUnavailable(f"{name} did not become healthy ({state}): {exc.message}; see {log}") from None
@@ -150,12 +170,30 @@ class Stack:
             except pymysql.err.OperationalError as exc:
                 raise ServiceUnavailable(f"MySQL socket not ready ({exc.args[0]})") from None
             return
+        if name in runtime.PROBES:
+            runtime.PROBES[name](self.config)
+            return
+        if name == "ui":
+            probe_ui(self.config)
+            return
         CHECKS[name](self.settings())
 
     def root_mysql(self) -> pymysql.connections.Connection:
         import getpass
 
         return pymysql.connect(unix_socket=str(self.config.mysql_socket), user=getpass.getuser(), connect_timeout=5)
+
+
+def probe_ui(config: StackConfig) -> None:
+    import requests
+
+    url = config.url("ui") + "/"
+    try:
+        response = requests.get(url, timeout=5)
+    except requests.RequestException as exc:
+        raise ServiceUnavailable(f"UI at {url} is not answering ({type(exc).__name__})") from None
+    if response.status_code != 200:
+        raise ServiceUnavailable(f"UI at {url} answered {response.status_code}")
 
 
 def _alive(pid: int) -> bool:
@@ -216,7 +254,7 @@ def status(stack: Stack) -> int:
         print(f"stack is down (state directory {stack.config.state_dir})")
         return 3
     for name, _, _ in SERVICES:
-        print(f"{name:<8} {states.get(name, 'UNKNOWN'):<9} {stack.address(name)}")
+        print(f"{name:<8} {stack.state_of(name):<9} {stack.address(name)}")
     return 0
 
 

@@ -1,0 +1,38 @@
+"""Run the gateway in the foreground: `python -m infra.gateway` (supervisord does this)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+
+from aiohttp import web
+
+from infra.gateway.app import create_app
+from infra.gateway.settings import load_gateway_settings
+from infra.gateway.stackfile import load_stack_file
+from shared.errors import PipelineError
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        settings = load_gateway_settings()
+        stack = load_stack_file(settings.stack_file, os.environ)
+        app = create_app(settings, stack)
+    except PipelineError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    try:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:  # the standard loop works, only slower
+        pass
+    web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

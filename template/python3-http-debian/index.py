@@ -1,0 +1,107 @@
+"""The python3-http contract server: Flask + waitress, one handler per process.
+
+In a container, of-watchdog (http mode) forwards each request to this server on
+127.0.0.1:5000 and the handler is the `function/` folder beside this file. The local
+runtime runs this same file directly, pointing FUNCTION_DIR at `functions/<name>/` and
+FUNCTION_PORT at the function's own loopback port.
+
+The contract: `handle(event, context)` gets `event.body` (bytes), `event.headers`,
+`event.method`, `event.query`, `event.path` and `context.hostname`, and returns a dict
+with `statusCode` (default 200), `body` (dict or list -> JSON; str or bytes as is) and
+`headers`. An exception in the handler becomes a 500 with a short JSON message; the
+traceback goes to the function's log, never to the caller.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import sys
+import types
+from pathlib import Path
+
+from flask import Flask, Response, request
+from waitress import serve
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+log = logging.getLogger("function")
+
+
+class Event:
+    def __init__(self):
+        self.body = request.get_data()
+        self.headers = request.headers
+        self.method = request.method
+        self.query = request.args
+        self.path = request.path
+
+
+class Context:
+    def __init__(self):
+        self.hostname = os.getenv("HOSTNAME", "localhost")
+
+
+def load_handler(function_dir: Path):
+    """Import `<function_dir>/handler.py` as `function.handler`, as the container does."""
+    package = types.ModuleType("function")
+    package.__path__ = [str(function_dir)]
+    sys.modules["function"] = package
+    return importlib.import_module("function.handler")
+
+
+def to_response(result) -> Response:
+    if result is None:
+        return Response(b"", status=200)
+    if not isinstance(result, dict):
+        raise TypeError(f"handle() returned {type(result).__name__}; return a dict with statusCode, body, headers")
+    headers = result.get("headers") or {}
+    body = result.get("body", b"")
+    mimetype = None
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body)
+        mimetype = "application/json"
+    elif not isinstance(body, (str, bytes)):
+        body = str(body)
+    response = Response(body, status=result.get("statusCode", 200), mimetype=mimetype)
+    for name, value in headers.items():
+        response.headers[name] = value
+    return response
+
+
+def failure(exc: BaseException) -> Response:
+    log.exception("handler failed")
+    message = {"error": f"the function failed ({type(exc).__name__}); see its log"}
+    return Response(json.dumps(message), status=500, mimetype="application/json")
+
+
+def create_app(handler) -> Flask:
+    app = Flask(__name__)
+
+    @app.route("/", defaults={"path": ""}, methods=METHODS)
+    @app.route("/<path:path>", methods=METHODS)
+    def call_handler(path):
+        try:
+            return to_response(handler.handle(Event(), Context()))
+        except Exception as exc:  # the contract: any handler failure is a 500, never a traceback
+            return failure(exc)
+
+    return app
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    function_dir = Path(os.getenv("FUNCTION_DIR", Path(__file__).resolve().parent / "function"))
+    app = create_app(load_handler(function_dir))
+    serve(
+        app,
+        host=os.getenv("FUNCTION_HOST", "127.0.0.1"),
+        port=int(os.getenv("FUNCTION_PORT", "5000")),
+        threads=int(os.getenv("WAITRESS_THREADS", "8")),
+        ident=None,
+    )
+
+
+if __name__ == "__main__":
+    main()
