@@ -85,6 +85,12 @@ def store_batch(settings: Settings, group: int, batch: int, rows: list[list[str]
     return StoreResult(info, stored=True)
 
 
+def prepare_bucket(settings: Settings) -> None:
+    """Make sure MinIO answers and the batch bucket exists (ServiceUnavailable otherwise)."""
+    with minio_errors(settings):
+        ensure_bucket(minio_client(settings), settings.batch_bucket)
+
+
 def list_batches(settings: Settings, group: int) -> list[BatchInfo]:
     """The group's stored batches, by batch number (empty if the bucket does not exist yet)."""
     with minio_errors(settings):

@@ -1,0 +1,116 @@
+"""fetch-batch's work: take the current batch from the Data API and store it in MinIO.
+
+Order matters for "nothing stored on any failure": MinIO is checked first (503), then
+the Data API is called and its answer fully validated (502 naming the cause), and only
+then is the batch written, in one PUT, unless that batch number is already stored.
+"""
+
+from __future__ import annotations
+
+import time
+import unicodedata
+
+import requests
+
+from shared import batches
+from shared.dataset import frame_from_rows
+from shared.errors import BadRequest, UpstreamError
+from shared.settings import Settings
+
+# the real API's answer once a group's last batch has been served
+ALL_COLLECTED = "Ya se recolectó toda la información minima necesaria"
+
+
+def fetch_batch(settings: Settings) -> dict:
+    """Fetch and store one batch; a JSON-ready summary of what happened."""
+    group = settings.group_number
+    batches.prepare_bucket(settings)
+    payload = call_data_api(settings)
+    if payload is None:
+        stored = batches.list_batches(settings, group)
+        return {
+            "group_number": group, "complete": True, "stored": False, "stored_batches": len(stored),
+            "reason": "the Data API has served every batch for this group",
+        }
+    batch, rows = validate_payload(payload, group)
+    result = batches.store_batch(settings, group, batch, rows, source=source_url(settings))
+    return {
+        "group_number": group, "batch_number": batch, "complete": False, "stored": result.stored,
+        "reason": "stored" if result.stored else "already stored",
+        "rows": len(rows), "stored_rows": result.info.rows, "bucket": settings.batch_bucket, "key": result.info.key,
+        "checksum_sha256": result.info.checksum_sha256, "fetched_at": result.info.fetched_at,
+        "source": result.info.source,
+    }
+
+
+def source_url(settings: Settings) -> str:
+    return f"{settings.data_api_url}/data?group_number={settings.group_number}"
+
+
+def call_data_api(settings: Settings) -> dict | None:
+    """The API's JSON answer; None when it says all data is collected; UpstreamError otherwise.
+
+    Connection errors and 5xx answers are retried with doubling back-off; a timeout is
+    not (the API is up but slow, and retrying would multiply the wait).
+    """
+    url = source_url(settings)
+    failure = ""
+    for attempt in range(1, settings.data_api_attempts + 1):
+        if attempt > 1:
+            time.sleep(settings.data_api_backoff * 2 ** (attempt - 2))
+        try:
+            response = requests.get(url, timeout=settings.http_timeout)
+        except requests.Timeout:
+            raise UpstreamError(f"Data API at {url} timed out after {settings.http_timeout:g} s") from None
+        except requests.ConnectionError as exc:
+            failure = f"is not reachable ({type(exc).__name__})"
+            continue
+        if response.status_code >= 500:
+            failure = f"answered {response.status_code}: {excerpt(response.text)}"
+            continue
+        return interpret(response, url)
+    attempts = settings.data_api_attempts
+    raise UpstreamError(f"Data API at {url} {failure} (after {attempts} attempt{'s' if attempts > 1 else ''})")
+
+
+def interpret(response: requests.Response, url: str) -> dict | None:
+    try:
+        body = response.json()
+    except ValueError:
+        raise UpstreamError(
+            f"Data API at {url} answered {response.status_code} with a body that is not JSON: {excerpt(response.text)}"
+        ) from None
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if response.status_code == 400 and isinstance(detail, str) and same_text(detail, ALL_COLLECTED):
+        return None
+    if response.status_code != 200:
+        raise UpstreamError(f"Data API at {url} answered {response.status_code}: {excerpt(str(detail or body))}")
+    if not isinstance(body, dict):
+        raise UpstreamError(f"Data API at {url} answered a JSON {type(body).__name__}, expected an object")
+    return body
+
+
+def validate_payload(payload: dict, group: int) -> tuple[int, list]:
+    """The batch number and rows of a /data answer, checked against the contract."""
+    missing = [key for key in ("group_number", "batch_number", "data") if key not in payload]
+    if missing:
+        raise UpstreamError(f"Data API answer lacks {', '.join(missing)}: expected group_number, batch_number, data")
+    if payload["group_number"] != group or isinstance(payload["group_number"], bool):
+        raise UpstreamError(f"Data API answered for group {payload['group_number']!r}, we asked for group {group}")
+    batch = payload["batch_number"]
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+        raise UpstreamError(f"Data API sent batch_number {batch!r}: expected a positive integer")
+    try:
+        frame_from_rows(payload["data"])
+    except BadRequest as exc:
+        raise UpstreamError(f"Data API sent invalid rows for batch {batch}: {exc.message}", details=exc.details) from None
+    return batch, payload["data"]
+
+
+def same_text(a: str, b: str) -> bool:
+    return unicodedata.normalize("NFC", a).strip() == unicodedata.normalize("NFC", b).strip()
+
+
+def excerpt(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
