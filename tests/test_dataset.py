@@ -8,7 +8,8 @@ from shared.dataset import MAX_LISTED, frame_from_rows, validate_rows
 from shared.errors import BadRequest
 from shared.schema import COLUMNS
 
-GOOD = ["2596", "51", "3", "258", "0", "510", "221", "232", "148", "6279", "Rawah", "C7745", "1"]  # data-api.md shows C7744, not an ELU code
+# data-api.md's example row shows C7744, which is not one of the 40 ELU codes; C7745 is
+GOOD = ["2596", "51", "3", "258", "0", "510", "221", "232", "148", "6279", "Rawah", "C7745", "1"]
 GOOD_2 = ["3390", "340", "25", "0", "-12", "1200", "180", "220", "170", "900", "Neota", "C8771", "7"]
 
 
