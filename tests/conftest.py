@@ -22,6 +22,7 @@ PIPELINE_VARS = (
     "STATE_DIR", "SECRETS_DIR", "DATA_API_URL", "MINIO_ENDPOINT", "MLFLOW_TRACKING_URI", "GROUP_NUMBER",
     "BATCH_THRESHOLD", "BATCH_BUCKET", "ARTIFACT_BUCKET", "EXPERIMENT_NAME", "MODEL_NAME", "MYSQL_HOST",
     "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "MYSQL_PASSWORD", *(var for var, _ in PORTS.values()),
+    "STACK_FILE", "GATEWAY_URL", "GATEWAY_ASYNC_WORKERS", "GATEWAY_ASYNC_MAX_ATTEMPTS", "GATEWAY_RETRY_DELAY",
 )
 
 
@@ -64,3 +65,15 @@ def stack_env(stack, monkeypatch) -> dict[str, str]:
 @pytest.fixture
 def settings(stack_env) -> Settings:
     return load_settings(os.environ)
+
+
+@pytest.fixture(scope="session")
+def gateway(stack) -> str:
+    """The gateway and every function of stack.yml with a handler, on the session stack: its URL.
+
+    Call `{gateway}/function/predict`; `/system/*` takes basic auth from
+    `stack.config.secret("basic-auth-user")` / `("basic-auth-password")`. For a stack file of
+    your own (no databases needed), use `tests.runtime_support.runtime_stack`.
+    """
+    stack.up(["functions", "gateway"], progress=lambda line: None)
+    return stack.config.url("gateway")
