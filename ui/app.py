@@ -39,7 +39,7 @@ def build_app(backend: BackendApi) -> Callable[[], None]:
             for path, title in PAGES.items():
                 ui.link(title, path).classes("text-white no-underline").mark(f"nav-{title.lower()}")
         with ui.column().classes("w-full max-w-6xl mx-auto p-4"):
-            ui.sub_pages(routes)
+            ui.sub_pages(routes).classes("w-full")
 
     return root
 

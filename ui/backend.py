@@ -84,7 +84,7 @@ class Backend:
             raise ServiceUnavailable(
                 f"MinIO at {self.settings.minio_endpoint} is not reachable ({type(exc).__name__})"
             ) from None
-        return sorted((_as_dict(batch) for batch in found), key=lambda b: b.get("number") or 0)
+        return sorted((batch_summary(batch) for batch in found), key=lambda b: b["number"] or 0)
 
     # --- MLflow: runs and training state ----------------------------------------------
     def runs(self) -> list[dict]:
@@ -182,10 +182,16 @@ def _json_or_none(response: requests.Response) -> Any:
         return None
 
 
-def _as_dict(item: Any) -> dict:
-    if dataclasses.is_dataclass(item) and not isinstance(item, type):
-        return dataclasses.asdict(item)
-    return dict(item)
+def batch_summary(info: Any) -> dict:
+    """A stored batch (shared.batches.BatchInfo) as the pipeline page shows it."""
+    found = dataclasses.asdict(info) if dataclasses.is_dataclass(info) and not isinstance(info, type) else dict(info)
+    return {
+        "number": found.get("batch_number", found.get("number")),
+        "key": found.get("key", ""),
+        "rows": found.get("rows"),
+        "fetched_at": found.get("fetched_at", ""),
+        "source": found.get("source", ""),
+    }
 
 
 def _pairs(entries: list[dict]) -> dict[str, Any]:
@@ -211,6 +217,7 @@ def run_summary(run: dict) -> dict:
         "run_id": info.get("run_id", ""),
         "run_name": info.get("run_name") or tags.get("mlflow.runName", ""),
         "training_id": tags.get("training_id", ""),
+        "kind": tags.get("kind", "model"),  # training's parent run says "training"
         "family": tags.get("family") or params.get("family") or info.get("run_name", ""),
         "status": info.get("status", ""),
         "start_time": int(info["start_time"]) if info.get("start_time") else None,
@@ -231,15 +238,17 @@ def training_state(runs: list[dict], batches_stored: int | None, threshold: int)
                 "training_id": ""}
     newest = max(runs, key=lambda r: r.get("start_time") or 0)
     group = [r for r in runs if r.get("training_id") == newest.get("training_id")]
+    models = [r for r in group if r.get("kind") != "training"]
     statuses = {r.get("status") for r in group}
-    base = {"training_id": newest.get("training_id", ""), "runs": len(group)}
+    base = {"training_id": newest.get("training_id", "")}
     if "RUNNING" in statuses or "SCHEDULED" in statuses:
-        return {**base, "state": "running", "reason": f"{len(group)} run(s) so far"}
+        finished = sum(r.get("status") == "FINISHED" for r in models)
+        return {**base, "state": "running", "reason": f"{finished} model(s) trained so far"}
     failed = [r for r in group if r.get("status") in ("FAILED", "KILLED")]
     if failed:
         reasons = "; ".join(f"{r['family']}: {r.get('error') or r['status'].lower()}" for r in failed)
         return {**base, "state": "failed", "reason": reasons}
-    return {**base, "state": "done", "reason": f"{len(group)} model(s) trained"}
+    return {**base, "state": "done", "reason": f"{len(models)} model(s) trained"}
 
 
 def version_summary(version: dict, aliases: Mapping[str, list[str]]) -> dict:

@@ -3,7 +3,7 @@
 import pytest
 
 from shared.errors import InvalidInput
-from ui.backend import run_summary, training_state, version_summary
+from ui.backend import batch_summary, run_summary, training_state, version_summary
 from ui.experiments_page import comparison_chart_options
 from ui.predict_page import probability_pairs, range_rules
 from ui.widgets import describe, fmt_time
@@ -18,7 +18,11 @@ def run(training_id, status, start, family="random_forest", error=""):
     [
         ([], 3, "waiting", "3/10 batches stored; no training yet"),
         ([], None, "waiting", "?/10 batches stored; no training yet"),
-        ([run("a", "FINISHED", 1), run("b", "RUNNING", 2)], 10, "running", "1 run(s) so far"),
+        ([run("a", "FINISHED", 1), run("b", "RUNNING", 2)], 10, "running", "0 model(s) trained so far"),
+        ([{**run("b", "RUNNING", 2), "kind": "training"}, run("b", "FINISHED", 3)], 10, "running",
+         "1 model(s) trained so far"),
+        ([{**run("b", "FINISHED", 2), "kind": "training"}, run("b", "FINISHED", 3)], 10, "done",
+         "1 model(s) trained"),
         ([run("a", "FINISHED", 1), run("a", "FINISHED", 2)], 10, "done", "2 model(s) trained"),
         ([run("a", "FAILED", 1, "svc", "out of memory"), run("a", "FINISHED", 2)], 10, "failed", "svc: out of memory"),
         ([run("a", "KILLED", 1, "gb")], 10, "failed", "gb: killed"),
@@ -89,3 +93,11 @@ def test_errors_are_described_with_their_fields():
 )
 def test_times_are_shown_in_utc(value, shown):
     assert fmt_time(value) == shown
+
+
+def test_batch_summary_reads_shared_batch_info():
+    from shared.batches import BatchInfo
+
+    info = BatchInfo(3, "batches/group=6/batch=03.json", 5810, "2026-11-27T05:03:00+00:00", "http://api", "abc")
+    assert batch_summary(info) == {"number": 3, "key": "batches/group=6/batch=03.json", "rows": 5810,
+                                   "fetched_at": "2026-11-27T05:03:00+00:00", "source": "http://api"}
