@@ -19,6 +19,7 @@ check:
 	@$(PY) -m infra.stack check
 
 test: setup
+	@bash infra/setup.sh --tests
 	@$(PY) -m pytest
 
 bench: setup

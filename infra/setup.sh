@@ -41,6 +41,17 @@ mariadb() {
   DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $sudo apt-get install -y -qq mariadb-server >/dev/null
 }
 
+browser() {  # Debian's Chromium and its driver, for the UI's one real-browser test (`make test` only)
+  if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then return; fi
+  step "Installing Chromium and chromedriver from Debian's packages (for the browser test)"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+}
+
+if [ "${1:-}" = "--tests" ]; then browser; exit 0; fi
+
 mariadb
 python_env
 go_tool minio github.com/minio/minio "$MINIO_VERSION"
