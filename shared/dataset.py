@@ -107,7 +107,11 @@ def invalid(problems: list[dict], rows: int) -> BadRequest:
     offending_rows = len({problem.get("row") for problem in problems})
     fields = sorted({problem["field"] for problem in problems}, key=lambda f: COLUMNS.index(f) if f in COLUMNS else -1)
     shown = f" (first {MAX_LISTED} listed)" if len(problems) > MAX_LISTED else ""
+    first = problems[0]
+    where = f"row {first['row']} " if "row" in first else ""
+    value = f" {first['value']!r}" if "value" in first else ""
     return BadRequest(
-        f"{len(problems)} invalid values in {offending_rows} of {rows} rows, fields: {', '.join(fields)}{shown}",
+        f"{len(problems)} invalid values in {offending_rows} of {rows} rows, fields: {', '.join(fields)}{shown}; "
+        f"first: {where}{first['field']}{value}: {first['problem']}",
         details=problems[:MAX_LISTED],
     )

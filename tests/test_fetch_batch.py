@@ -1,0 +1,178 @@
+"""fetch-batch through its handler, against the real stand-in and the real MinIO.
+
+The stand-in runs in a thread with a short batch period; MinIO is the session stack's.
+Each test writes to a bucket of its own, so nothing collides.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from infra.data_api.synthetic import generate
+from shared.batches import list_batches, load_batch
+from shared.health import minio_client
+from shared.settings import load_settings
+from tests.conftest import free_port
+from tests.data_api_support import Context, Event, FakeDataApi, payload, stand_in
+
+pytestmark = pytest.mark.services
+
+HANDLER = Path(__file__).resolve().parent.parent / "functions" / "fetch-batch" / "handler.py"
+GROUP = 6
+
+
+def load_handler():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fetch_batch_handler", HANDLER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handle
+
+
+handle = load_handler()
+
+
+def invoke() -> tuple[int, dict]:
+    response = handle(Event(), Context())
+    json.dumps(response["body"])  # the body must be JSON-ready
+    assert response["headers"]["Content-Type"] == "application/json"
+    return response["statusCode"], response["body"]
+
+
+@pytest.fixture
+def bucket(stack_env, monkeypatch) -> str:
+    name = f"fetch-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("BATCH_BUCKET", name)
+    monkeypatch.setenv("GROUP_NUMBER", str(GROUP))
+    monkeypatch.setenv("DATA_API_ATTEMPTS", "3")
+    monkeypatch.setenv("DATA_API_BACKOFF", "0.05")
+    monkeypatch.setenv("HTTP_TIMEOUT", "5")
+    return name
+
+
+def objects_in(bucket: str) -> list[str]:
+    client = minio_client(load_settings())
+    if not client.bucket_exists(bucket):
+        return []
+    return [obj.object_name for obj in client.list_objects(bucket, recursive=True)]
+
+
+PERIOD = 2.0  # seconds; long enough for two calls in one window on a loaded machine
+
+
+def test_all_ten_batches_then_complete(bucket, tmp_path, monkeypatch):
+    port = free_port()
+    with stand_in(tmp_path, port, period=PERIOD) as url:
+        monkeypatch.setenv("DATA_API_URL", url)
+        started = time.monotonic()
+        for batch in range(1, 11):
+            status, body = invoke()
+            assert status == 200, body
+            assert body["batch_number"] == batch and body["stored"] is True and body["complete"] is False
+            assert body["rows"] == 5810 and body["key"] == f"batches/group={GROUP}/batch={batch:02d}.json"
+            if batch < 10:  # a second call in the same window: same batch, not written again
+                status, again = invoke()
+                assert status == 200 and again["batch_number"] == batch
+                assert again["stored"] is False and again["reason"] == "already stored"
+                assert again["checksum_sha256"] == body["checksum_sha256"]
+                time.sleep(PERIOD + 0.05)
+        print(f"\n10 batches fetched and stored in {time.monotonic() - started:.1f} s ({PERIOD:g} s batch period)")
+
+        stored = list_batches(load_settings(), GROUP)
+        assert [info.batch_number for info in stored] == list(range(1, 11))
+        assert all(info.rows == 5810 and info.source == f"{url}/data?group_number={GROUP}" for info in stored)
+        assert len(objects_in(bucket)) == 10
+        for info in stored:
+            body = load_batch(load_settings(), GROUP, info.batch_number)  # verifies the checksum
+            assert body["batch_number"] == info.batch_number and len(body["rows"]) == 5810
+
+        status, body = invoke()
+        assert status == 200 and body["complete"] is True and body["stored"] is False
+        assert body["stored_batches"] == 10
+        assert len(objects_in(bucket)) == 10
+
+
+ROWS = generate(50, seed=1)
+BAD_ROWS = [list(row) for row in ROWS]
+BAD_ROWS[3][0] = "tall"
+BAD_ROWS[7][10] = "Yellowstone"
+
+
+@pytest.mark.parametrize(
+    "script, cause, calls",
+    [
+        ([(500, b"Internal Server Error", 0)], "answered 500", 3),
+        ([(503, b"<html>busy</html>", 0)], "answered 503", 3),
+        ([(200, b"<html>not json</html>", 0)], "not JSON", 1),
+        ([(200, b'{"group_number": 6, "batch_number": 1}', 0)], "lacks data", 1),
+        ([(200, b'[["2596"]]', 0)], "expected an object", 1),
+        ([(200, payload(GROUP, 1, [["2596", "51"]]), 0)], "expected a list of 13 values", 1),
+        ([(200, payload(GROUP, 1, []), 0)], "no rows", 1),
+        ([(200, payload(3, 1, ROWS), 0)], "group 3", 1),
+        ([(200, payload(GROUP, "one", ROWS), 0)], "batch_number 'one'", 1),
+        ([(200, payload(GROUP, 1, BAD_ROWS), 0)], "Elevation, Wilderness_Area", 1),
+        ([(400, b'{"detail": "N\\u00famero de grupo inv\\u00e1lido"}', 0)], "answered 400", 1),
+        ([(422, b'{"detail": [{"loc": ["query", "group_number"]}]}', 0)], "answered 422", 1),
+        ([(200, payload(GROUP, 1, ROWS), 3)], "timed out", 1),
+    ],
+    ids=["5xx", "503", "non-json", "wrong-shape", "not-object", "short-rows", "empty", "other-group",
+         "bad-batch", "bad-values", "invalid-group", "422", "timeout"],
+)
+def test_data_api_failures_are_502_and_store_nothing(bucket, monkeypatch, script, cause, calls):
+    monkeypatch.setenv("HTTP_TIMEOUT", "0.5")
+    with FakeDataApi(free_port(), script) as fake:
+        monkeypatch.setenv("DATA_API_URL", fake.url)
+        status, body = invoke()
+    assert status == 502, body
+    assert "Data API" in body["error"] and cause in body["error"], body
+    assert fake.calls == calls
+    assert objects_in(bucket) == []
+
+
+def test_bad_values_are_listed_by_row_and_field(bucket, monkeypatch):
+    with FakeDataApi(free_port(), [(200, payload(GROUP, 1, BAD_ROWS), 0)]) as fake:
+        monkeypatch.setenv("DATA_API_URL", fake.url)
+        status, body = invoke()
+    assert status == 502
+    assert [(d["row"], d["field"], d["value"]) for d in body["details"]] == [
+        (3, "Elevation", "tall"), (7, "Wilderness_Area", "Yellowstone")
+    ]
+
+
+def test_data_api_down_is_502_after_bounded_retries(bucket, monkeypatch):
+    monkeypatch.setenv("DATA_API_URL", f"http://127.0.0.1:{free_port()}")
+    started = time.monotonic()
+    status, body = invoke()
+    assert status == 502 and "not reachable" in body["error"] and "after 3 attempts" in body["error"]
+    assert time.monotonic() - started < 3
+    assert objects_in(bucket) == []
+
+
+def test_a_passing_5xx_is_retried_and_the_batch_stored(bucket, monkeypatch):
+    script = [(502, b"bad gateway", 0), (200, payload(GROUP, 4, ROWS), 0)]
+    with FakeDataApi(free_port(), script) as fake:
+        monkeypatch.setenv("DATA_API_URL", fake.url)
+        status, body = invoke()
+    assert status == 200 and body["stored"] is True and body["batch_number"] == 4 and fake.calls == 2
+    assert objects_in(bucket) == [f"batches/group={GROUP}/batch=04.json"]
+
+
+def test_minio_unreachable_is_503_and_the_api_is_not_called(bucket, monkeypatch):
+    monkeypatch.setenv("MINIO_ENDPOINT", f"127.0.0.1:{free_port()}")
+    with FakeDataApi(free_port(), [(200, payload(GROUP, 1, ROWS), 0)]) as fake:
+        monkeypatch.setenv("DATA_API_URL", fake.url)
+        status, body = invoke()
+    assert status == 503 and "MinIO" in body["error"] and "not reachable" in body["error"]
+    assert fake.calls == 0
+
+
+def test_a_bad_setting_is_named(bucket, monkeypatch):
+    monkeypatch.setenv("DATA_API_URL", "ftp://nowhere")
+    status, body = invoke()
+    assert status == 500 and "DATA_API_URL" in body["error"]
