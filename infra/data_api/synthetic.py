@@ -29,7 +29,7 @@ def generate(rows: int, seed: int) -> list[list[str]]:
     site = draw_sites(rows, rng)
     site["Cover_Type"] = cover_types(site, rng)
     columns = [site[name].astype(str) for name in COLUMNS]
-    return [list(row) for row in zip(*columns)]
+    return [list(row) for row in zip(*columns, strict=True)]
 
 
 def draw_sites(rows: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
