@@ -98,12 +98,17 @@ def ui(config: StackConfig) -> Command:
     return [str(config.python), "-m", "ui.app"], {}
 
 
+def data_api(config: StackConfig) -> Command:
+    return [str(config.python), "-m", "infra.data_api"], {}
+
+
 SERVICES: dict[str, Callable[[StackConfig], Command]] = {
     "mysql": mysql,
     "minio": minio,
     "mlflow": mlflow,
     "gateway": gateway,
     "ui": ui,
+    "data-api": data_api,
 }
 
 

@@ -30,6 +30,7 @@ SERVICES: list[tuple[str, tuple[str, ...], float]] = [
     ("mysql", ("mysql",), 60),
     ("minio", ("minio", "minio-console"), 60),
     ("mlflow", ("mlflow",), 180),
+    ("data-api", ("data-api",), 60),  # the course Data API's stand-in (infra/data_api)
     ("functions", (), 60),  # one supervisord program per function of stack.yml (infra/gateway/runtime.py)
     ("gateway", ("gateway",), 30),
     ("ui", ("ui",), 30),
@@ -175,6 +176,11 @@ class Stack:
             return
         if name == "ui":
             probe_ui(self.config)
+            return
+        if name == "data-api":
+            from infra.data_api.health import probe
+
+            probe(self.config.url("data-api"))
             return
         CHECKS[name](self.settings())
 
