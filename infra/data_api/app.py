@@ -22,7 +22,7 @@ def create_app(config: DataApiConfig, source: DataSource | None = None, clock=ti
     """The app; `source` defaults to the configured CSV or synthetic data, `clock` to wall time."""
     source = source or (csv_source(config.csv_path) if config.csv_path else synthetic_source(config.synthetic_rows, config.seed))
     batches = BatchClock(config.state_file, config.batch_period, MAX_BATCHES)
-    sampler = random.Random(config.seed)
+    sampler = random.Random()  # samples differ per call and per run, like the real API's; the data is seeded
     sampler_lock = threading.Lock()
     app = FastAPI(title="Covertype Data API (stand-in)")
 
