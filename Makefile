@@ -1,5 +1,5 @@
 # Thin wrappers: the work is in infra/ and tests/. See README.md.
-.PHONY: setup up down status check test test-fast bench clean-state
+.PHONY: setup up down status check test test-fast bench clean-state reset-group
 
 PY := .venv/bin/python
 
@@ -24,6 +24,10 @@ test: setup
 
 bench: setup
 	@$(PY) -m pytest -m bench -s -p no:cacheprovider benchmarks
+
+# reset the Data API's batch clock and delete the stored batches: make reset-group [GROUP=6]
+reset-group:
+	@$(PY) -m infra.data_api.reset $(if $(GROUP),--group $(GROUP))
 
 clean-state: down
 	rm -rf .state

@@ -8,10 +8,12 @@ group's stored batches from the batch bucket.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import requests
 
+from infra.config import load_stack_config
 from infra.data_api.config import MAX_BATCHES, load_config
 from infra.data_api.state import BatchClock
 from shared.batches import delete_batches
@@ -38,7 +40,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--keep-batches", action="store_true", help="leave the stored batches alone")
     args = parser.parse_args(argv)
     try:
-        settings = load_settings()
+        # the local stack's addresses and secrets dir, unless the environment says otherwise
+        settings = load_settings({**load_stack_config().service_env(), **os.environ})
         group = args.group or settings.group_number
         print(restart_api(settings, group))
         if not args.keep_batches:
