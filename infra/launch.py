@@ -98,6 +98,13 @@ def ui(config: StackConfig) -> Command:
     return [str(config.python), "-m", "ui.app"], {}
 
 
+def cron(config: StackConfig) -> Command:
+    crontab = config.state_dir / "cron" / "crontab"
+    env = {**os.environ, **config.service_env()}
+    subprocess.run([str(config.python), "-m", "infra.cron", "crontab", str(crontab)], check=True, env=env, stdout=sys.stderr)
+    return [_binary(config, "supercronic"), "-passthrough-logs", str(crontab)], {}
+
+
 def data_api(config: StackConfig) -> Command:
     return [str(config.python), "-m", "infra.data_api"], {}
 
@@ -109,6 +116,7 @@ SERVICES: dict[str, Callable[[StackConfig], Command]] = {
     "gateway": gateway,
     "ui": ui,
     "data-api": data_api,
+    "cron": cron,
 }
 
 

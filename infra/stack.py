@@ -33,6 +33,7 @@ SERVICES: list[tuple[str, tuple[str, ...], float]] = [
     ("data-api", ("data-api",), 60),  # the course Data API's stand-in (infra/data_api)
     ("functions", (), 60),  # one supervisord program per function of stack.yml (infra/gateway/runtime.py)
     ("gateway", ("gateway",), 30),
+    ("cron", (), 15),  # supercronic firing stack.yml's cron-functions through the gateway (infra/cron.py)
     ("ui", ("ui",), 30),
 ]
 
@@ -144,6 +145,8 @@ class Stack:
         if name == "functions":
             ports = runtime.function_ports(runtime.read_stack(self.config), self.config.ports["functions"])
             return ", ".join(f"{fn} :{port}" for fn, port in ports.items())
+        if name == "cron":
+            return f"crontab {self.config.state_dir / 'cron' / 'crontab'}"
         if name == "mysql":
             return f"{self.config.host}:{self.config.ports['mysql']} (socket {self.config.mysql_socket})"
         if name == "minio":
@@ -176,6 +179,10 @@ class Stack:
             return
         if name == "ui":
             probe_ui(self.config)
+            return
+        if name == "cron":
+            if self.state_of("cron") != "RUNNING":
+                raise ServiceUnavailable("supercronic is not running")
             return
         if name == "data-api":
             from infra.data_api.health import probe

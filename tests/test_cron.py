@@ -56,3 +56,32 @@ def test_only_cron_functions_get_a_line(tmp_path):
 def test_default_schedule_is_every_five_minutes(tmp_path):
     (tmp_path / "stack.yml").write_text(STACK)
     assert cron_functions(load_stack_file(tmp_path / "stack.yml", {})) == {"ticker": "*/5 * * * *"}
+
+
+@pytest.mark.services
+def test_cron_fires_the_function_through_the_gateway(tmp_path):
+    """supercronic, on a one-second schedule, invokes the function through the real gateway."""
+    import time
+
+    import requests
+
+    from tests.runtime_support import FIXTURES, runtime_stack
+
+    stack_file = tmp_path / "stack.yml"
+    stack_file.write_text(
+        "version: 1.0\nprovider: {name: openfaas, gateway: http://127.0.0.1:8080}\nfunctions:\n"
+        f"  ticker:\n    lang: python3-http-debian\n    handler: {FIXTURES / 'functions' / 'echo'}\n"
+        "    annotations: {topic: cron-function, schedule: '@every 1s'}\n"
+    )
+    with runtime_stack(tmp_path / "state", stack_file) as stack:
+        stack.up(["cron"], progress=lambda line: None)
+        auth = (stack.config.secret("basic-auth-user"), stack.config.secret("basic-auth-password"))
+        url = f"{stack.config.url('gateway')}/system/function/ticker"
+        deadline = time.monotonic() + 20
+        count = 0
+        while count < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            count = requests.get(url, auth=auth, timeout=5).json()["invocationCount"]
+        log = (stack.config.logs_dir / "cron.log").read_text()
+    assert count >= 2, f"cron fired {count} time(s) in 20 s; its log:\n{log}"
+    assert "cron: ticker -> 200" in log
