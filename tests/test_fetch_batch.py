@@ -176,3 +176,16 @@ def test_a_bad_setting_is_named(bucket, monkeypatch):
     monkeypatch.setenv("DATA_API_URL", "ftp://nowhere")
     status, body = invoke()
     assert status == 500 and "DATA_API_URL" in body["error"]
+
+
+def test_reset_group_restarts_the_api_and_deletes_stored_batches(bucket, tmp_path, monkeypatch, capsys):
+    from infra.data_api.reset import main as reset
+
+    with stand_in(tmp_path, free_port(), period=300) as url:
+        monkeypatch.setenv("DATA_API_URL", url)
+        assert invoke()[1]["batch_number"] == 1
+        assert reset(["--group", str(GROUP)]) == 0
+        assert objects_in(bucket) == []
+        status, body = invoke()
+        assert status == 200 and body["batch_number"] == 1 and body["stored"] is True
+    assert "removed 1 stored batches" in capsys.readouterr().out
