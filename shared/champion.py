@@ -13,6 +13,7 @@ When MLflow or MinIO fails, the cached model keeps serving and the status says d
 
 from __future__ import annotations
 
+import logging
 import pickle
 import threading
 import time
@@ -26,6 +27,7 @@ from shared.errors import ServiceUnavailable, UpstreamError
 from shared.schema import cover_type_name
 from shared.settings import Settings
 
+log = logging.getLogger(__name__)
 METRIC_TAGS = ("accuracy", "f1_weighted")
 RETRY_AFTER_FAILURE = 1.0  # seconds a request waits before trying the registry again when nothing is cached
 
@@ -80,16 +82,16 @@ class Registry:
         self.base = settings.mlflow_tracking_uri
         self.http = requests.Session()
 
-    def _get(self, path: str, **params) -> requests.Response:
+    def _get(self, route: str, params: dict | None = None) -> requests.Response:
         try:
-            return self.http.get(f"{self.base}{path}", params=params, timeout=self.settings.http_timeout)
+            return self.http.get(f"{self.base}{route}", params=params, timeout=self.settings.http_timeout)
         except requests.RequestException as exc:
             raise ServiceUnavailable(
                 f"MLflow at {self.base} is not reachable ({type(exc).__name__})"
             ) from None
 
     def resolve(self, name: str, alias: str) -> VersionInfo:
-        response = self._get("/api/2.0/mlflow/registered-models/alias", name=name, alias=alias)
+        response = self._get("/api/2.0/mlflow/registered-models/alias", {"name": name, "alias": alias})
         if response.status_code in (400, 404) and _error_code(response) in (
             "RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"
         ):
@@ -107,7 +109,9 @@ class Registry:
         )
 
     def artifact_uri(self, info: VersionInfo) -> str:
-        response = self._get("/api/2.0/mlflow/model-versions/get-download-uri", name=info.name, version=info.version)
+        response = self._get(
+            "/api/2.0/mlflow/model-versions/get-download-uri", {"name": info.name, "version": info.version}
+        )
         return _json(response, "locating the model's artifacts")["artifact_uri"].rstrip("/")
 
     def fetch(self, artifact_uri: str, filename: str) -> bytes:
@@ -126,7 +130,7 @@ class Registry:
         """Raise if the artifact store (MinIO, directly or behind MLflow) does not answer."""
         location = urlparse(artifact_uri)
         if location.scheme == "mlflow-artifacts":
-            response = self._get("/api/2.0/mlflow-artifacts/artifacts", path=location.path.lstrip("/"))
+            response = self._get("/api/2.0/mlflow-artifacts/artifacts", {"path": location.path.lstrip("/")})
             if response.status_code != 200:
                 raise UpstreamError(f"MLflow cannot list the champion's artifacts ({response.status_code})")
         elif location.scheme == "s3":
@@ -286,7 +290,11 @@ class ChampionHolder:
 
     def _poll(self) -> None:
         while not self._stop.wait(self.settings.model_poll_seconds):
-            self.refresh()
+            try:
+                self.refresh()
+            except Exception as exc:  # a bug must not end the poller silently: log it, report degraded, go on
+                log.exception("champion poll failed")
+                self._state.error = f"champion poll failed ({type(exc).__name__}); see the function's log"
 
     def stop(self) -> None:
         self._stop.set()
