@@ -20,7 +20,7 @@ from tests.conftest import free_port
 from tests.data_api_support import stand_in, stand_in_config
 
 with warnings.catch_warnings():  # starlette's notice about its httpx-based client, not ours to fix
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
 PERIOD = 300.0
