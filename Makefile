@@ -1,5 +1,5 @@
 # Thin wrappers: the work is in infra/ and tests/. See README.md.
-.PHONY: setup up down status check test test-fast bench clean-state reset-group
+.PHONY: setup up down status check test bench demo demo-down clean-state reset-group
 
 PY := .venv/bin/python
 
@@ -21,6 +21,13 @@ check:
 test: setup
 	@bash infra/setup.sh --tests
 	@$(PY) -m pytest
+
+# the whole cycle with a compressed cadence, from an empty state of its own (.state-demo)
+demo: setup
+	@$(PY) -m infra.demo
+
+demo-down:
+	@STATE_DIR=$(CURDIR)/.state-demo $(PY) -m infra.stack down
 
 bench: setup
 	@$(PY) -m pytest -m bench -s -p no:cacheprovider benchmarks

@@ -37,8 +37,9 @@ mariadb() {
   local sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  # policy-rc.d keeps the package from starting a system-wide server on port 3306
-  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $sudo apt-get install -y -qq mariadb-server >/dev/null
+  # On a machine with systemd the package also starts a system-wide server on port 3306;
+  # our stack runs its own (own data directory), so `make up` will then ask for another MYSQL_PORT.
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mariadb-server >/dev/null
 }
 
 browser() {  # Debian's Chromium and its driver, for the UI's one real-browser test (`make test` only)
