@@ -83,6 +83,9 @@ class StackConfig:
             GATEWAY_URL=self.url("gateway"),
             STACK_FILE=str(self.stack_file),
             PYTHONPATH=str(ROOT),
+            # `import mlflow` starts a telemetry client that calls an outside address
+            MLFLOW_DISABLE_TELEMETRY="true",
+            DO_NOT_TRACK="true",
         )
         return env
 
