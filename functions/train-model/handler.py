@@ -1,0 +1,30 @@
+"""train-model: on MinIO's batch events (or an admin's {"force": true}), train once per batch set.
+
+A thin adapter: the work is in shared/retrain.py (who may call, whether to train, the
+lock) and shared/training.py / shared/tracking.py (the models, MLflow, the registry).
+200: waiting k/10, already trained, in progress elsewhere, ignored, or trained (with a
+summary); 400: bad body; 401: neither the webhook token nor admin basic auth; 405: not
+a POST; 500: the training failed (runs FAILED, champion unchanged, retry later).
+"""
+
+from shared.errors import BadRequest, PipelineError, error_response
+from shared.retrain import authorize, handle_call, parse_call
+from shared.settings import load_settings
+
+JSON = {"Content-Type": "application/json"}
+
+
+class MethodNotAllowed(BadRequest):
+    status = 405
+
+
+def handle(event, context):
+    try:
+        if event.method != "POST":
+            raise MethodNotAllowed(f"method: train-model takes POST, not {event.method}")
+        settings = load_settings()
+        authorize(settings, event.headers)
+        result = handle_call(settings, parse_call(event.body))
+    except PipelineError as exc:
+        return error_response(exc)
+    return {"statusCode": 200, "body": result, "headers": JSON}

@@ -1,0 +1,275 @@
+"""What train-model does with one call: authorize, decide, and train once per set of batches.
+
+Callers: MinIO's webhook (`Authorization: Bearer <minio-webhook-token>`, body
+`{"EventName", "Key", "Records": [...]}`) and an admin (HTTP basic auth with the
+gateway's `basic-auth-user` / `basic-auth-password`, body `{"force": true}` to retrain
+even a set of batches already trained).
+
+The bucket, not the count of events, is the source of truth: every call lists the
+group's stored batches. Two objects beside the batches make training happen once:
+
+    training/group=<G>/lock.json     created only if absent (S3 `If-None-Match: *`); holds
+                                     the training id and a lease; a lease past its end is
+                                     taken over atomically (`If-Match: <etag>`)
+    training/group=<G>/trained.json  the batch set last trained, written after success
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import unquote
+
+from minio import Minio
+from minio.error import S3Error
+from mlflow.exceptions import MlflowException
+
+from shared.batches import BatchInfo, list_batches, load_batch, minio_errors
+from shared.dataset import frame_from_rows
+from shared.errors import BadRequest, PipelineError, ServiceUnavailable, Unauthorized, UpstreamError
+from shared.health import minio_client
+from shared.settings import Settings
+from shared.tracking import Lineage, train_and_track
+from shared.training import NotEnoughData, prepare
+
+LOCK_LEASE_SECONDS = 1800  # longer than any training; a crashed trainer's lock expires after it
+STATE_PREFIX = "training/"
+
+
+class TrainingFailed(PipelineError):
+    status = 500
+
+
+@dataclass(frozen=True)
+class Call:
+    force: bool
+    keys: tuple[str, ...]  # object keys named by MinIO event records ("bucket/key"), if any
+
+
+# --- who may call ---------------------------------------------------------------------------
+def authorize(settings: Settings, headers: Mapping[str, str]) -> str:
+    """'webhook' or 'admin'; Unauthorized otherwise (never says which part was wrong)."""
+    supplied = header(headers, "Authorization")
+    scheme, _, credentials = supplied.partition(" ")
+    if scheme.lower() == "bearer" and same(credentials.strip(), settings.secret("minio-webhook-token")):
+        return "webhook"
+    if scheme.lower() == "basic" and basic_auth_matches(settings, credentials.strip()):
+        return "admin"
+    raise Unauthorized("train-model needs the MinIO webhook token (Bearer) or the admin's basic auth")
+
+
+def header(headers: Mapping[str, str], name: str) -> str:
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return value
+    return ""
+
+
+def same(given: str, expected: str) -> bool:
+    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def basic_auth_matches(settings: Settings, credentials: str) -> bool:
+    try:
+        user, _, password = base64.b64decode(credentials, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    user_ok = same(user, settings.secret("basic-auth-user"))
+    return same(password, settings.secret("basic-auth-password")) and user_ok
+
+
+# --- what was asked -------------------------------------------------------------------------
+def parse_call(body: bytes | str | None) -> Call:
+    if not body:
+        return Call(force=False, keys=())
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("body: expected JSON (a MinIO event or {\"force\": true})") from None
+    if not isinstance(payload, dict):
+        raise BadRequest("body: expected a JSON object")
+    force = payload.get("force", False)
+    if not isinstance(force, bool):
+        raise BadRequest("force: expected true or false")
+    records = payload.get("Records", [])
+    if not isinstance(records, list):
+        raise BadRequest("Records: expected a list of MinIO event records")
+    return Call(force=force, keys=tuple(record_key(record) for record in records))
+
+
+def record_key(record: object) -> str:
+    try:
+        s3 = record["s3"]  # type: ignore[index]
+        # MinIO URL-encodes the key inside records
+        return f"{s3['bucket']['name']}/{unquote(s3['object']['key'])}"
+    except (TypeError, KeyError):
+        raise BadRequest("Records: each record needs s3.bucket.name and s3.object.key") from None
+
+
+def concerns_group(settings: Settings, call: Call) -> bool:
+    """A manual call always does; an event only if it names an object of our batches."""
+    if not call.keys:
+        return True
+    prefix = f"{settings.batch_bucket}/{settings.batch_prefix}group={settings.group_number}/"
+    return any(key.startswith(prefix) for key in call.keys)
+
+
+# --- the decision ---------------------------------------------------------------------------
+def handle_call(settings: Settings, call: Call) -> dict:
+    group, threshold = settings.group_number, settings.batch_threshold
+    if not concerns_group(settings, call):
+        return {"status": "ignored", "message": f"the event names no batch of group {group}"}
+    batches = list_batches(settings, group)
+    numbers = [info.batch_number for info in batches]
+    if len(batches) < threshold:
+        return {"status": "waiting", "batches": numbers,
+                "message": f"waiting {len(batches)}/{threshold} batches of group {group}"}
+    state = TrainingState(settings, group)
+    if not call.force and (done := already_trained(state, numbers)):
+        return done
+    training_id = new_training_id()
+    with state.lock(training_id, numbers) as holder:
+        if holder is not None:
+            return {"status": "in_progress", "batches": numbers, "training_id": holder.get("training_id"),
+                    "message": f"training {holder.get('training_id')} of batches {span(holder.get('batches', []))} "
+                               f"is already running (since {holder.get('started_at')}); no second one started"}
+        # checked again under the lock: a training that just finished has written its marker
+        if not call.force and (done := already_trained(state, numbers)):
+            return done
+        result = train(settings, batches, training_id)
+        state.record_trained(training_id, numbers)
+    return {"status": "trained", "message": f"trained batches {span(numbers)} as training {training_id}", **result}
+
+
+def already_trained(state: TrainingState, numbers: list[int]) -> dict | None:
+    trained = state.trained()
+    if not trained or trained.get("batches") != numbers:
+        return None
+    training_id = trained.get("training_id")
+    return {"status": "already_trained", "batches": numbers, "training_id": training_id,
+            "message": f"batches {span(numbers)} were already trained by training {training_id}; "
+                       "no second training started"}
+
+
+def train(settings: Settings, batches: list[BatchInfo], training_id: str) -> dict:
+    group = settings.group_number
+    try:
+        rows = [row for info in batches for row in load_batch(settings, group, info.batch_number)["rows"]]
+        data = prepare(frame_from_rows(rows))
+        lineage = Lineage(settings.batch_bucket, group, tuple(b.batch_number for b in batches),
+                          tuple(b.key for b in batches))
+        return train_and_track(settings, data, lineage, training_id)
+    except (BadRequest, NotEnoughData, UpstreamError, ServiceUnavailable, MlflowException, ValueError, OSError) as exc:
+        message = exc.message if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}"
+        raise TrainingFailed(
+            f"training {training_id} failed: {message}; the champion is unchanged, "
+            "a later event or a call with {\"force\": true} retries"
+        ) from exc
+
+
+def new_training_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def span(numbers: list[int]) -> str:
+    if not numbers:
+        return "none"
+    contiguous = numbers == list(range(numbers[0], numbers[-1] + 1))
+    return f"{numbers[0]}-{numbers[-1]}" if contiguous and len(numbers) > 1 else ",".join(map(str, numbers))
+
+
+# --- the lock and the marker in MinIO -------------------------------------------------------
+class TrainingState:
+    def __init__(self, settings: Settings, group: int):
+        self.settings = settings
+        self.bucket = settings.batch_bucket
+        self.lock_key = f"{STATE_PREFIX}group={group}/lock.json"
+        self.trained_key = f"{STATE_PREFIX}group={group}/trained.json"
+
+    def client(self) -> Minio:
+        return minio_client(self.settings)
+
+    def trained(self) -> dict | None:
+        with minio_errors(self.settings):
+            found = read_json(self.client(), self.bucket, self.trained_key)
+        return found[0] if found else None
+
+    def record_trained(self, training_id: str, numbers: list[int]) -> None:
+        body = {"training_id": training_id, "batches": numbers, "trained_at": now_iso()}
+        with minio_errors(self.settings):
+            put_json(self.client(), self.bucket, self.trained_key, body)
+
+    @contextmanager
+    def lock(self, training_id: str, numbers: list[int]) -> Iterator[dict | None]:
+        """Yields None when we hold the lock (released on exit), else the holder's record."""
+        record = {"training_id": training_id, "batches": numbers, "started_at": now_iso(),
+                  "expires_at": time.time() + LOCK_LEASE_SECONDS}
+        with minio_errors(self.settings):
+            holder = self.acquire(record)
+        if holder is not None:
+            yield holder
+            return
+        try:
+            yield None
+        finally:
+            with minio_errors(self.settings):
+                self.client().remove_object(self.bucket, self.lock_key)
+
+    def acquire(self, record: dict) -> dict | None:
+        client = self.client()
+        for _ in range(3):
+            if put_json(client, self.bucket, self.lock_key, record, condition={"If-None-Match": "*"}):
+                return None
+            found = read_json(client, self.bucket, self.lock_key)
+            if found is None:
+                continue  # released between our two requests: try again
+            holder, etag = found
+            if float(holder.get("expires_at", 0)) > time.time():
+                return holder
+            # the holder's lease ran out (it crashed): take over unless someone else just did
+            if put_json(client, self.bucket, self.lock_key, record, condition={"If-Match": f'"{etag}"'}):
+                return None
+        return {"training_id": "unknown"}  # the lock kept changing hands: someone is training
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def put_json(client: Minio, bucket: str, key: str, body: dict, condition: dict | None = None) -> bool:
+    """Write the object; with a condition, False when the condition does not hold."""
+    headers = {"Content-Type": "application/json", **(condition or {})}
+    try:
+        # minio-py's public put_object turns unknown headers into user metadata, so the
+        # conditional write goes through the lower-level call
+        client._put_object(bucket, key, json.dumps(body).encode(), headers=headers)
+    except S3Error as exc:
+        if condition and exc.code == "PreconditionFailed":
+            return False
+        raise
+    return True
+
+
+def read_json(client: Minio, bucket: str, key: str) -> tuple[dict, str] | None:
+    """(body, etag) of a small JSON object, None if absent."""
+    try:
+        response = client.get_object(bucket, key)
+    except S3Error as exc:
+        if exc.code in ("NoSuchKey", "NoSuchObject"):
+            return None
+        raise
+    try:
+        body = json.loads(response.read())
+        etag = response.headers.get("etag", "").strip('"')
+    finally:
+        response.close()
+        response.release_conn()
+    return body, etag

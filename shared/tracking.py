@@ -1,0 +1,255 @@
+"""MLflow side of a training: one parent run, one child run per family, the registry.
+
+Every run of one training carries the tag `training_id`; the children are nested under
+a parent run named `training-<id>`. Each candidate becomes a version of the registered
+model, tagged with its family and metrics. The best candidate takes the alias
+`champion` only when it beats the current champion re-scored on the same holdout;
+otherwise it takes `challenger`. If anything fails, every run of the training is marked
+FAILED and no alias moves.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import mlflow
+import numpy as np
+import pandas as pd
+import sklearn
+from matplotlib.figure import Figure
+from mlflow import MlflowClient
+from mlflow.entities import RunStatus
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from mlflow.telemetry import set_telemetry_client
+
+from shared.schema import LABEL, cover_type_name
+from shared.settings import Settings
+from shared.training import (
+    FAMILIES,
+    FAMILY_PARAMS,
+    HOLDOUT_FRACTION,
+    SEED,
+    SELECTION_METRIC,
+    Candidate,
+    PreparedData,
+    as_api_strings,
+    best_candidate,
+    single_threaded_math,
+    train_candidate,
+)
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+MODEL_ARTIFACT = "model"
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where the training data came from."""
+
+    bucket: str
+    group: int
+    batches: tuple[int, ...]
+    keys: tuple[str, ...]
+
+    def params(self) -> dict[str, str | int]:
+        return {
+            "group": self.group,
+            "batches": ",".join(str(b) for b in self.batches),
+            "batch_count": len(self.batches),
+            "source": f"s3://{self.bucket}",
+        }
+
+
+@dataclass(frozen=True)
+class TrackedCandidate:
+    candidate: Candidate
+    run_id: str
+    model_uri: str
+    version: str = ""
+
+
+def configure_mlflow(settings: Settings) -> MlflowClient:
+    """Point MLflow at the tracking server with bounded timeouts and retries, telemetry off."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    set_telemetry_client()  # re-reads the setting: a process started without it stops sending
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(max(settings.http_timeout, 60))))
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    return MlflowClient(settings.mlflow_tracking_uri)
+
+
+def experiment_id(client: MlflowClient, name: str) -> str:
+    existing = client.get_experiment_by_name(name)
+    return existing.experiment_id if existing else client.create_experiment(name)
+
+
+def train_and_track(settings: Settings, data: PreparedData, lineage: Lineage, training_id: str) -> dict:
+    """Train every family in its own run, register them, move the aliases; a summary dict."""
+    client = configure_mlflow(settings)
+    experiment = experiment_id(client, settings.experiment_name)
+    run_ids: list[str] = []
+    finished = False
+    # single-threaded also for the predictions MLflow makes while logging the models
+    with single_threaded_math():
+        try:
+            with mlflow.start_run(experiment_id=experiment, run_name=f"training-{training_id}",
+                                  tags={"training_id": training_id, "kind": "training"}) as parent:
+                run_ids.append(parent.info.run_id)
+                mlflow.log_params({**lineage.params(), **data.lineage(), "seed": SEED,
+                                   "holdout_fraction": HOLDOUT_FRACTION, "selection_metric": SELECTION_METRIC})
+                tracked = [track_family(family, experiment, data, lineage, training_id, run_ids) for family in FAMILIES]
+                tracked = [register(settings.model_name, t, training_id) for t in tracked]
+                decision = promote(client, settings.model_name, tracked, data)
+                mlflow.set_tags({f"decision.{key}": str(value) for key, value in decision.items()})
+            finished = True
+        finally:
+            if not finished:
+                mark_failed(client, run_ids)
+    return summary(training_id, parent.info.run_id, tracked, decision, data, lineage)
+
+
+def track_family(family: str, experiment: str, data: PreparedData, lineage: Lineage, training_id: str,
+                 run_ids: list[str]) -> TrackedCandidate:
+    tags = {"training_id": training_id, "family": family}
+    with mlflow.start_run(experiment_id=experiment, run_name=family, nested=True, tags=tags) as run:
+        run_ids.append(run.info.run_id)
+        candidate = train_candidate(family, data)
+        estimator = type(candidate.pipeline.named_steps["classifier"]).__name__
+        mlflow.set_tag("estimator", estimator)
+        mlflow.log_params({**FAMILY_PARAMS[family], **lineage.params(), **data.lineage(),
+                           "estimator": estimator, "seed": SEED})
+        mlflow.log_metrics({**candidate.evaluation.metrics(), "fit_seconds": candidate.fit_seconds})
+        log_inputs(data, lineage)
+        log_evaluation(candidate)
+        info = log_model(candidate, data)
+    return TrackedCandidate(candidate, run.info.run_id, info.model_uri)
+
+
+def log_inputs(data: PreparedData, lineage: Lineage) -> None:
+    source = f"s3://{lineage.bucket}/{lineage.keys[0].rsplit('/', 1)[0]}/" if lineage.keys else f"s3://{lineage.bucket}"
+    name = f"group{lineage.group}-batches-{lineage.params()['batches']}"
+    # the training set only: each dataset input costs a digest and REST calls; the holdout
+    # is fixed by the seed and described in lineage.json
+    frame = data.x_train.assign(**{LABEL: data.y_train})
+    mlflow.log_input(mlflow.data.from_pandas(frame, source=source, name=name, targets=LABEL), context="training")
+    mlflow.log_dict({"bucket": lineage.bucket, "group": lineage.group, "batches": list(lineage.batches),
+                     "keys": list(lineage.keys), **data.lineage()}, "lineage.json")
+
+
+def log_evaluation(candidate: Candidate) -> None:
+    evaluation = candidate.evaluation
+    mlflow.log_text(evaluation.report, "classification_report.txt")
+    mlflow.log_dict({str(label): scores for label, scores in evaluation.per_class.items()}, "per_class_metrics.json")
+    mlflow.log_figure(confusion_figure(candidate), "confusion_matrix.png")
+
+
+def confusion_figure(candidate: Candidate) -> Figure:
+    matrix = candidate.evaluation.confusion
+    names = [f"{label} {cover_type_name(label)}" for label in candidate.evaluation.labels]
+    figure = Figure(figsize=(7, 6), dpi=100)
+    axes = figure.add_subplot()
+    image = axes.imshow(matrix, cmap="Blues")
+    figure.colorbar(image, ax=axes)
+    axes.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+    axes.set_yticks(range(len(names)), names, fontsize=8)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(f"{candidate.family}: accuracy {candidate.evaluation.accuracy:.3f}")
+    threshold = matrix.max() / 2 if matrix.size else 0
+    for (row, col), count in np.ndenumerate(matrix):
+        axes.text(col, row, str(count), ha="center", va="center", fontsize=7,
+                  color="white" if count > threshold else "black")
+    figure.tight_layout()
+    return figure
+
+
+def log_model(candidate: Candidate, data: PreparedData):
+    example = as_api_strings(data.x_holdout.head(5))
+    signature = infer_signature(example, candidate.pipeline.predict(example).astype("int64"))
+    return mlflow.sklearn.log_model(
+        candidate.pipeline,
+        name=MODEL_ARTIFACT,
+        serialization_format="pickle",
+        signature=signature,
+        input_example=example,
+        # explicit requirements: inferring them loads the model in a subprocess (slow)
+        pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"numpy=={np.__version__}",
+                          f"pandas=={pd.__version__}"],
+    )
+
+
+def register(model_name: str, tracked: TrackedCandidate, training_id: str) -> TrackedCandidate:
+    evaluation = tracked.candidate.evaluation
+    tags = {
+        "family": tracked.candidate.family,
+        "accuracy": f"{evaluation.accuracy:.4f}",
+        "f1_weighted": f"{evaluation.f1_weighted:.4f}",
+        "training_id": training_id,
+        "run_id": tracked.run_id,
+    }
+    version = mlflow.register_model(tracked.model_uri, model_name, tags=tags)
+    return TrackedCandidate(tracked.candidate, tracked.run_id, tracked.model_uri, str(version.version))
+
+
+def current_champion(client: MlflowClient, model_name: str) -> str | None:
+    """The version the champion alias names, if any (the model is registered by now)."""
+    version = client.get_registered_model(model_name).aliases.get(CHAMPION)
+    return None if version is None else str(version)
+
+
+def rescore(model_name: str, version: str, data: PreparedData) -> float | None:
+    """The champion's accuracy on this holdout, fed as the API sends rows; None if it cannot be used."""
+    try:
+        model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
+        predictions = pd.Series(np.asarray(model.predict(as_api_strings(data.x_holdout))).astype("int64"))
+    except (ImportError, AttributeError, ValueError, TypeError, KeyError):
+        return None
+    return float((predictions.to_numpy() == data.y_holdout.to_numpy()).mean())
+
+
+def promote(client: MlflowClient, model_name: str, tracked: list[TrackedCandidate], data: PreparedData) -> dict:
+    best = next(t for t in tracked if t.candidate is best_candidate([t.candidate for t in tracked]))
+    new_score = best.candidate.evaluation.accuracy
+    decision = {"best_family": best.candidate.family, "best_version": best.version, "best_accuracy": round(new_score, 4)}
+    champion = current_champion(client, model_name)
+    if champion is None:
+        client.set_registered_model_alias(model_name, CHAMPION, best.version)
+        return {**decision, "alias": CHAMPION, "reason": "first champion"}
+    old_score = rescore(model_name, champion, data)
+    decision.update(previous_champion=champion, previous_champion_accuracy=old_score)
+    if old_score is None or new_score > old_score:
+        client.set_registered_model_alias(model_name, CHAMPION, best.version)
+        reason = "previous champion could not be scored" if old_score is None else "beats the champion"
+        return {**decision, "alias": CHAMPION, "reason": reason}
+    client.set_registered_model_alias(model_name, CHALLENGER, best.version)
+    return {**decision, "alias": CHALLENGER, "reason": "does not beat the champion on the same holdout"}
+
+
+def mark_failed(client: MlflowClient, run_ids: list[str]) -> None:
+    # called while another error propagates: a tracking server that is down must not mask it
+    for run_id in run_ids:
+        try:
+            client.set_terminated(run_id, status=RunStatus.to_string(RunStatus.FAILED))
+        except MlflowException:
+            pass
+
+
+def summary(training_id: str, parent_run_id: str, tracked: list[TrackedCandidate], decision: dict,
+            data: PreparedData, lineage: Lineage) -> dict:
+    return {
+        "training_id": training_id,
+        "parent_run_id": parent_run_id,
+        "batches": list(lineage.batches),
+        **data.lineage(),
+        "candidates": [
+            {"family": t.candidate.family, "version": t.version, "run_id": t.run_id,
+             "accuracy": round(t.candidate.evaluation.accuracy, 4),
+             "f1_weighted": round(t.candidate.evaluation.f1_weighted, 4),
+             "fit_seconds": round(t.candidate.fit_seconds, 2)}
+            for t in tracked
+        ],
+        "decision": decision,
+    }
