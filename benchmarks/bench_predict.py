@@ -1,0 +1,180 @@
+"""Predict vs `mlflow models serve`, side by side on the same champion, plus the in-process limit.
+
+Run with `make bench`. Bounded: a few hundred requests per figure and a time cap on each.
+The gateway does not route to predict yet, so this measures the function process directly
+(the python3-http template, Flask + waitress); point PREDICT_BENCH_URL at the gateway's
+`/function/predict` to measure through it.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import orjson
+import pandas as pd
+import pytest
+import requests
+
+from infra.stack import Stack
+from shared.schema import FEATURES
+from tests.conftest import make_stack_config
+from tests.predict_support import free_port, predict_process, register_model, sample_records, wait_for_port
+
+pytestmark = pytest.mark.bench
+
+MODEL = "bench-covertype"
+JSON = {"Content-Type": "application/json"}
+TIME_CAP = 20.0  # seconds per load figure at most
+
+
+@pytest.fixture(scope="module")
+def bench_stack(tmp_path_factory):
+    started = Stack(make_stack_config(tmp_path_factory.mktemp("bench-stack")))
+    try:
+        started.up(["mysql", "minio", "mlflow"], progress=lambda line: None)
+        yield started
+    finally:
+        started.down()
+
+
+def first_answer_seconds(start: float, url: str, body: dict, timeout: float = 60) -> float:
+    while time.perf_counter() - start < timeout:
+        try:
+            if requests.post(url, json=body, timeout=5).status_code == 200:
+                return time.perf_counter() - start
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.01)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def load(url: str, bodies: list[bytes], concurrency: int, per_worker: int) -> dict:
+    """Each worker sends `per_worker` requests back to back; latencies in ms, throughput in req/s."""
+    latencies: list[float] = []
+    failures = [0]
+    lock = threading.Lock()
+    deadline = time.perf_counter() + TIME_CAP
+
+    def worker(offset: int) -> None:
+        with requests.Session() as session:
+            for i in range(per_worker):
+                if time.perf_counter() > deadline:
+                    return
+                body = bodies[(offset + i) % len(bodies)]
+                began = time.perf_counter()
+                response = session.post(url, data=body, headers=JSON, timeout=30)
+                took = (time.perf_counter() - began) * 1000
+                with lock:
+                    latencies.append(took)
+                    failures[0] += response.status_code != 200
+
+    threads = [threading.Thread(target=worker, args=(n * 7,)) for n in range(concurrency)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    latencies.sort()
+    return {
+        "n": len(latencies), "failures": failures[0], "rps": len(latencies) / elapsed,
+        "p50": statistics.median(latencies), "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+    }
+
+
+def batch_rows_per_second(url: str, body: bytes, rows: int, repeats: int = 8) -> float:
+    with requests.Session() as session:
+        session.post(url, data=body, headers=JSON, timeout=60)
+        began = time.perf_counter()
+        for _ in range(repeats):
+            assert session.post(url, data=body, headers=JSON, timeout=60).status_code == 200
+    return rows * repeats / (time.perf_counter() - began)
+
+
+def measure(url: str, wrap) -> dict:
+    """Bodies are encoded once up front: the client's own JSON encoding is not the server's cost."""
+    singles = [orjson.dumps(wrap([record])) for record in sample_records(64, seed=1)]
+    batch = sample_records(1000, seed=2)
+    load(url, singles, 4, 20)  # warm up
+    return {
+        "c1": load(url, singles, 1, 300),
+        "c8": load(url, singles, 8, 80),
+        "c32": load(url, singles, 32, 25),
+        "batch": batch_rows_per_second(url, orjson.dumps(wrap(batch)), len(batch)),
+    }
+
+
+@pytest.fixture(scope="module")
+def champion_pipeline(bench_stack):
+    return register_model(bench_stack.config.service_env()["MLFLOW_TRACKING_URI"], MODEL, seed=0)[1]
+
+
+@pytest.fixture(scope="module")
+def mlflow_serve(bench_stack, champion_pipeline, tmp_path_factory):
+    env = bench_stack.config.service_env()
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("serve") / "mlflow-serve.log", "wb")
+    command = [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", f"models:/{MODEL}@champion",
+               "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)]
+    began = time.perf_counter()
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # it execs uvicorn by name
+    proc = subprocess.Popen(command, env={**os.environ, **env, "PATH": path}, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port(port, 120, proc)
+        url = f"http://127.0.0.1:{port}/invocations"
+        cold = first_answer_seconds(began, url, {"dataframe_records": sample_records(1)})
+        yield url, cold
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        log.close()
+
+
+def test_bench_predict_vs_mlflow_serve(bench_stack, champion_pipeline, mlflow_serve, tmp_path):
+    env = bench_stack.config.service_env()
+    pipeline = champion_pipeline
+    serve_url, serve_cold = mlflow_serve
+
+    own_env = {**env, "MODEL_NAME": MODEL}
+    began = time.perf_counter()
+    port = free_port()
+    with predict_process(own_env, tmp_path / "predict.log", port=port):
+        url = os.environ.get("PREDICT_BENCH_URL", f"http://127.0.0.1:{port}")
+        cold = first_answer_seconds(began, url, sample_records(1)[0])
+        ours = measure(url, lambda records: records[0] if len(records) == 1 else {"instances": records})
+    theirs = measure(serve_url, lambda records: {"dataframe_records": records})
+
+    batch_frame = pd.DataFrame(sample_records(1000, seed=2), columns=list(FEATURES))
+    single_frame = batch_frame.iloc[:1]
+    began = time.perf_counter()
+    for _ in range(8):
+        pipeline.predict(batch_frame)
+    in_process_rows = 8000 / (time.perf_counter() - began)
+    began = time.perf_counter()
+    for _ in range(100):
+        pipeline.predict(single_frame)
+    in_process_single_ms = (time.perf_counter() - began) * 10
+
+    print(f"\n\npredict benchmark (measured at {url}: the function process, not yet the gateway)")
+    print(f"{'':22}{'predict':>14}{'mlflow serve':>14}")
+    print(f"{'cold start s':22}{cold:>14.2f}{serve_cold:>14.2f}   target < 3 s")
+    for level in ("c1", "c8", "c32"):
+        for key, unit in (("p50", "ms"), ("p99", "ms"), ("rps", "req/s")):
+            print(f"{level + ' ' + key + ' ' + unit:22}{ours[level][key]:>14.1f}{theirs[level][key]:>14.1f}")
+    print(f"{'1000-row batch rows/s':22}{ours['batch']:>14.0f}{theirs['batch']:>14.0f}")
+    print(f"in-process: pipeline.predict 1000 rows {in_process_rows:.0f} rows/s; 1 row {in_process_single_ms:.1f} ms")
+    print("ratios vs targets:")
+    print(f"  throughput c=8  {ours['c8']['rps'] / theirs['c8']['rps']:.2f}x mlflow serve (target >= 3)")
+    print(f"  throughput c=32 {ours['c32']['rps'] / theirs['c32']['rps']:.2f}x mlflow serve")
+    print(f"  p99 c=1  {ours['c1']['p99'] / theirs['c1']['p99']:.2f} of mlflow serve's (target <= 0.33)")
+    print(f"  p99 c=8  {ours['c8']['p99'] / theirs['c8']['p99']:.2f} of mlflow serve's (target <= 0.33)")
+    print(f"  1000-row batch {in_process_rows / ours['batch']:.2f}x slower than in-process (target <= 1.5)")
+    print(f"  cold start {cold:.2f} s (target < 3)")
+    failures = {level: ours[level]["failures"] for level in ("c1", "c8", "c32")}
+    assert not any(failures.values()), failures
