@@ -15,9 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import requests
-import urllib3
-from minio.error import S3Error
 
+from shared.batches import list_batches
 from shared.errors import BadRequest, PipelineError, ServiceUnavailable, Unauthorized, UpstreamError
 from shared.health import CHECKS
 from shared.settings import Settings
@@ -74,16 +73,7 @@ class Backend:
 
     # --- batches ----------------------------------------------------------------------
     def batches(self) -> list[dict]:
-        from shared.batches import list_batches  # lands with the fetch-batch work
-
-        try:
-            found = list_batches(self.status_settings, self.settings.group_number)
-        except S3Error as exc:
-            raise ServiceUnavailable(f"MinIO answered {exc.code} listing the batches") from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ServiceUnavailable(
-                f"MinIO at {self.settings.minio_endpoint} is not reachable ({type(exc).__name__})"
-            ) from None
+        found = list_batches(self.status_settings, self.settings.group_number)  # MinIO errors: ServiceUnavailable
         return sorted((batch_summary(batch) for batch in found), key=lambda b: b["number"] or 0)
 
     # --- MLflow: runs and training state ----------------------------------------------
@@ -213,12 +203,14 @@ def run_summary(run: dict) -> dict:
     """One MLflow run as the UI shows it: who, when, state and the four scores."""
     info, data = run.get("info", {}), run.get("data", {})
     metrics, params, tags = _pairs(data.get("metrics")), _pairs(data.get("params")), _pairs(data.get("tags"))
+    kind = tags.get("kind", "model")  # training's parent run says "training"
+    family = "(whole training)" if kind == "training" else tags.get("family") or params.get("family")
     return {
         "run_id": info.get("run_id", ""),
         "run_name": info.get("run_name") or tags.get("mlflow.runName", ""),
         "training_id": tags.get("training_id", ""),
-        "kind": tags.get("kind", "model"),  # training's parent run says "training"
-        "family": tags.get("family") or params.get("family") or info.get("run_name", ""),
+        "kind": kind,
+        "family": family or info.get("run_name", ""),
         "status": info.get("status", ""),
         "start_time": int(info["start_time"]) if info.get("start_time") else None,
         "end_time": int(info["end_time"]) if info.get("end_time") else None,

@@ -14,16 +14,19 @@ SCORES = {"accuracy": "Accuracy", "f1": "F1 (weighted)", "precision": "Precision
 
 
 def run_label(run: dict) -> str:
-    training = (run.get("training_id") or "")[:8]
-    return f"{run.get('family') or run.get('run_name')}\n{training}" if training else str(run.get("family"))
+    """Family over the end of the training id (ids start with a shared date, they end unique)."""
+    training = (run.get("training_id") or "")[-6:]
+    family = run.get("family") or run.get("run_name")
+    return f"{family}\n…{training}" if training else str(family)
 
 
 def comparison_chart_options(runs: list[dict]) -> dict:
     scored = sorted((r for r in runs if r.get("accuracy") is not None), key=lambda r: r.get("start_time") or 0)
     return {
+        "animation": False,  # a screenshot or a refresh shows the final bars, not a growing one
         "tooltip": {"trigger": "axis"},
-        "legend": {"data": list(SCORES.values())},
-        "grid": {"left": 50, "right": 20, "bottom": 60},
+        "legend": {"data": list(SCORES.values()), "top": 0},
+        "grid": {"left": 50, "right": 20, "top": 40, "bottom": 50},
         "xAxis": {"type": "category", "data": [run_label(r) for r in scored], "axisLabel": {"interval": 0}},
         "yAxis": {"type": "value", "min": 0, "max": 1},
         "series": [
@@ -88,4 +91,4 @@ async def confusion_matrix(backend: BackendApi, champion: dict | None, champion_
             ui.label("This run logged no confusion matrix image.")
         else:
             source = "data:image/png;base64," + base64.b64encode(png).decode()
-            ui.image(source).classes("max-w-xl").mark("confusion-matrix")
+            ui.image(source).props("no-transition no-spinner").classes("max-w-xl").mark("confusion-matrix")

@@ -81,7 +81,7 @@ def batches_card(batches: list[dict] | None, threshold: int) -> None:
         if not batches:
             ui.label("No batch yet: fetch-batch stores one every 5 minutes.")
             return
-        last = max(batches, key=lambda b: str(b.get("fetched_at") or ""))
+        last = max(batches, key=lambda b: (str(b.get("fetched_at") or ""), b.get("number") or 0))
         ui.label(
             f"Last fetch-batch result: batch {last.get('number')} stored {fmt_time(last.get('fetched_at'))}, "
             f"{last.get('rows')} rows from {last.get('source') or '-'}"

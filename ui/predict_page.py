@@ -128,6 +128,7 @@ def show_answer(result: dict | None, problem: str | None) -> None:
     pairs = sorted(probability_pairs(prediction), key=lambda pair: pair[1])
     if pairs:
         ui.echart({
+            "animation": False,
             "grid": {"left": 130, "right": 30, "top": 10, "bottom": 30},
             "xAxis": {"type": "value", "max": 1},
             "yAxis": {"type": "category", "data": [name for name, _ in pairs]},

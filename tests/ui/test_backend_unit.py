@@ -46,6 +46,9 @@ def test_run_summary_reads_tags_metrics_and_info():
     assert summary["training_id"] == "t1" and summary["family"] == "random_forest"
     assert (summary["accuracy"], summary["f1"], summary["precision"], summary["recall"]) == (0.9, 0.8, 0.85, 0.9)
     assert summary["start_time"] == 1790000000000
+    parent = run_summary({"info": {"run_id": "p", "run_name": "training-t1"},
+                          "data": {"tags": [{"key": "kind", "value": "training"}]}})
+    assert (parent["kind"], parent["family"], parent["accuracy"]) == ("training", "(whole training)", None)
 
 
 def test_version_summary_merges_aliases_and_tag_metrics():
@@ -63,7 +66,7 @@ def test_chart_has_one_series_per_score_and_one_bar_per_run():
              "precision": None, "recall": 0.7}]
     options = comparison_chart_options(runs)
     assert [s["name"] for s in options["series"]] == ["Accuracy", "F1 (weighted)", "Precision", "Recall"]
-    assert options["xAxis"]["data"] == ["rf\nabcdefgh"]
+    assert options["xAxis"]["data"] == ["rf\n…efghij"]
     assert [s["data"] for s in options["series"]] == [[0.9], [0.8], [None], [0.7]]
 
 

@@ -2,12 +2,13 @@
 
 The UI runs as its own process, started the way `make up` starts it (`infra.launch ui`),
 and must answer within 5 s. The browser visits every page and saves a screenshot of
-each under test-output/screenshots/ for a reviewer; it submits the predict form and
-reads the label when the session has a gateway serving the real predict function.
+each under test-output/screenshots/ for a reviewer, and submits the predict form to the
+real predict function behind the session's gateway and reads the label.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -20,8 +21,10 @@ import pytest
 import requests
 
 from infra.config import ROOT
+from shared.retrain import handle_call, parse_call
+from shared.settings import Settings
 from tests.conftest import free_port
-from tests.predict_support import register_model
+from tests.train_support import store_batches
 
 pytestmark = pytest.mark.services
 
@@ -29,36 +32,31 @@ SCREENSHOTS = ROOT / "test-output" / "screenshots"
 START_LIMIT = 5.0
 CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1280,1400")
+                "--window-size=1280,1800")
 
 
 @pytest.fixture(scope="module")
-def gateway_url(request, stack) -> str | None:
-    """The session's gateway in front of the real functions, when a `gateway` fixture exists."""
-    try:
-        gateway = request.getfixturevalue("gateway")
-    except pytest.FixtureLookupError:
-        return None
-    return getattr(gateway, "url", None) or stack.config.url("gateway")
+def pipeline_settings(stack, gateway) -> Settings:
+    """Ten stored batches and one real training (train-model's code) in a bucket and experiment of
+    this module's own. The model is the stack's MODEL_NAME: the one predict serves behind the gateway."""
+    suffix = uuid.uuid4().hex[:6]
+    settings = dataclasses.replace(stack.settings(), batch_bucket=f"ui-browser-{suffix}",
+                                   experiment_name=f"ui-browser-{suffix}")
+    store_batches(settings, range(1, settings.batch_threshold + 1))
+    result = handle_call(settings, parse_call(b'{"force": true}'))
+    assert result["status"] == "trained", result
+    return settings
 
 
 @pytest.fixture(scope="module")
-def model_name(stack, gateway_url) -> str:
-    # predict serves the stack's MODEL_NAME; without a gateway the UI gets a model of its own
-    name = stack.settings().model_name if gateway_url else f"ui-browser-{uuid.uuid4().hex[:8]}"
-    register_model(stack.config.url("mlflow"), name, family="random_forest", alias="champion")
-    return name
-
-
-@pytest.fixture(scope="module")
-def ui_server(stack, model_name, gateway_url, tmp_path_factory):
+def ui_server(stack, pipeline_settings, tmp_path_factory):
     """`python -m infra.launch ui` on a free port; yields (url, seconds until it answered)."""
     port = free_port()
     # NiceGUI changes how it runs when it sees pytest's variables: the UI must run as in production
     outside = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
-    env = {**outside, **stack.config.service_env(), "UI_PORT": str(port), "MODEL_NAME": model_name}
-    if model_name.startswith("ui-browser-"):
-        env["EXPERIMENT_NAME"] = f"{model_name}-experiment"
+    env = {**outside, **stack.config.service_env(), "UI_PORT": str(port),
+           "BATCH_BUCKET": pipeline_settings.batch_bucket, "EXPERIMENT_NAME": pipeline_settings.experiment_name,
+           "MODEL_NAME": pipeline_settings.model_name}
     log_path = tmp_path_factory.mktemp("ui") / "ui.log"
     log = log_path.open("w")
     started = time.monotonic()
@@ -120,6 +118,14 @@ def wait_for_text(driver, text: str, timeout: float = 20) -> None:
     WebDriverWait(driver, timeout).until(expected_conditions.text_to_be_present_in_element((By.TAG_NAME, "body"), text))
 
 
+def wait_for_element(driver, xpath: str, timeout: float = 20) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout).until(expected_conditions.visibility_of_element_located((By.XPATH, xpath)))
+
+
 def screenshot(driver, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
@@ -136,8 +142,8 @@ def test_ui_process_answers_within_five_seconds(ui_server):
 @pytest.mark.parametrize(
     "path, name, expected",
     [
-        ("/", "pipeline", "batches stored"),
-        ("/experiments", "experiments", "Champion's confusion matrix"),
+        ("/", "pipeline", "10/10 batches stored"),
+        ("/experiments", "experiments", "Scores by family and training"),
         ("/models", "models", "The champion is version"),
         ("/predict", "predict", "Upload a CSV to score"),
     ],
@@ -146,15 +152,15 @@ def test_every_page_renders_in_a_browser(browser, ui_server, path, name, expecte
     url, _ = ui_server
     browser.get(url + path)
     wait_for_text(browser, expected)
+    if name == "experiments":
+        wait_for_element(browser, "//img[starts-with(@src, 'data:image/png')]")
     assert "Traceback" not in browser.page_source
     assert screenshot(browser, name).stat().st_size > 10_000
 
 
-def test_prediction_through_the_form(browser, ui_server, gateway_url):
+def test_prediction_through_the_form(browser, ui_server):
     from selenium.webdriver.common.by import By
 
-    if gateway_url is None:
-        pytest.skip("no `gateway` fixture in this session yet: predict is not served")
     url, _ = ui_server
     browser.get(url + "/predict")
     wait_for_text(browser, "Upload a CSV to score")
