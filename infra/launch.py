@@ -62,8 +62,29 @@ def minio(config: StackConfig) -> Command:
         "MINIO_ROOT_PASSWORD": config.secret("minio-secret-key"),
         "MINIO_UPDATE": "off",
         "MINIO_CALLHOME_ENABLE": "off",
+        **webhook_target_env(config),
     }
     return argv, env
+
+
+# MinIO's webhook notification target for new batches (ARN arn:minio:sqs::TRAIN:webhook)
+MINIO_WEBHOOK_ID = "TRAIN"
+
+
+def webhook_target_env(config: StackConfig) -> dict[str, str]:
+    """Batch events go to train-model through the gateway; MinIO sends the token as
+    `Authorization: Bearer <token>`. Undelivered events wait in the queue directory (MinIO
+    starts and keeps them while the gateway is down, and replays them once it answers)."""
+    queue_dir = config.state_dir / "minio" / "events"
+    queue_dir.mkdir(parents=True, exist_ok=True)
+    suffix = MINIO_WEBHOOK_ID
+    return {
+        f"MINIO_NOTIFY_WEBHOOK_ENABLE_{suffix}": "on",
+        f"MINIO_NOTIFY_WEBHOOK_ENDPOINT_{suffix}": f"{config.url('gateway')}/async-function/train-model",
+        f"MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_{suffix}": config.secret("minio-webhook-token"),
+        f"MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_{suffix}": str(queue_dir),
+        f"MINIO_NOTIFY_WEBHOOK_QUEUE_LIMIT_{suffix}": "10000",
+    }
 
 
 def mlflow(config: StackConfig) -> Command:

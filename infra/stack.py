@@ -18,9 +18,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pymysql
+from minio.notificationconfig import NotificationConfig, PrefixFilterRule, QueueConfig
 
 from infra.config import ROOT, StackConfig, ensure_secrets, load_stack_config
 from infra.gateway import runtime
+from infra.launch import MINIO_WEBHOOK_ID
 from shared.errors import ConfigError, PipelineError, ServiceUnavailable
 from shared.health import CHECKS, minio_client
 from shared.settings import Settings, load_settings
@@ -256,6 +258,15 @@ def bootstrap_minio(stack: Stack) -> None:
     for bucket in (settings.batch_bucket, settings.artifact_bucket):
         if not client.bucket_exists(bucket):
             client.make_bucket(bucket)
+    # new batch objects notify train-model (replaces the bucket's notification set: ours alone)
+    client.set_bucket_notification(settings.batch_bucket, batch_notification(settings))
+
+
+def batch_notification(settings: Settings) -> NotificationConfig:
+    return NotificationConfig(queue_config_list=[QueueConfig(
+        ["s3:ObjectCreated:*"], config_id="train-model", queue=f"arn:minio:sqs::{MINIO_WEBHOOK_ID}:webhook",
+        prefix_filter_rule=PrefixFilterRule(settings.batch_prefix),
+    )])
 
 
 BOOTSTRAP: dict[str, Callable[[Stack], None]] = {"mysql": bootstrap_mysql, "minio": bootstrap_minio}
