@@ -26,8 +26,9 @@ def comparison_chart_options(runs: list[dict]) -> dict:
         "animation": False,  # a screenshot or a refresh shows the final bars, not a growing one
         "tooltip": {"trigger": "axis"},
         "legend": {"data": list(SCORES.values()), "top": 0},
-        "grid": {"left": 50, "right": 20, "top": 40, "bottom": 50},
-        "xAxis": {"type": "category", "data": [run_label(r) for r in scored], "axisLabel": {"interval": 0}},
+        "grid": {"left": 50, "right": 20, "top": 40, "bottom": 60},
+        "xAxis": {"type": "category", "data": [run_label(r) for r in scored],
+                  "axisLabel": {"interval": 0, "lineHeight": 16}},
         "yAxis": {"type": "value", "min": 0, "max": 1},
         "series": [
             {"name": title, "type": "bar", "data": [None if r.get(key) is None else round(r[key], 4) for r in scored]}
