@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
+from urllib.parse import urlparse
 
 import requests
 
@@ -60,7 +61,9 @@ class Backend:
     # --- services ---------------------------------------------------------------------
     def health(self) -> dict[str, str | None]:
         """Service name -> None when healthy, else one line saying what is wrong."""
-        checks = {**CHECKS, "gateway": self._check_gateway, "data-api": self._check_data_api}
+        checks = {**CHECKS, "gateway": self._check_gateway}
+        if _is_loopback(self.settings.data_api_url):  # the course's API is only fetch-batch's business
+            checks["data-api"] = self._check_data_api
         with ThreadPoolExecutor(max_workers=len(checks)) as pool:
             futures = {name: pool.submit(_problem, check, self.status_settings) for name, check in checks.items()}
             return {name: future.result() for name, future in futures.items()}
@@ -163,6 +166,10 @@ def _get_ok(name: str, url: str, timeout: float) -> None:
         raise ServiceUnavailable(f"{name} at {url} is not reachable ({type(exc).__name__})") from None
     if response.status_code != 200:
         raise ServiceUnavailable(f"{name} at {url} answered {response.status_code}")
+
+
+def _is_loopback(url: str) -> bool:
+    return urlparse(url).hostname in ("127.0.0.1", "localhost", "::1")
 
 
 def _json_or_none(response: requests.Response) -> Any:

@@ -104,3 +104,14 @@ def test_batch_summary_reads_shared_batch_info():
     info = BatchInfo(3, "batches/group=6/batch=03.json", 5810, "2026-11-27T05:03:00+00:00", "http://api", "abc")
     assert batch_summary(info) == {"number": 3, "key": "batches/group=6/batch=03.json", "rows": 5810,
                                    "fetched_at": "2026-11-27T05:03:00+00:00", "source": "http://api"}
+
+
+def test_health_never_probes_a_data_api_off_this_machine(monkeypatch):
+    from shared.settings import load_settings
+    from ui import backend as backend_module
+
+    monkeypatch.setattr(backend_module, "CHECKS", {})
+    local = backend_module.Backend(load_settings({"DATA_API_URL": "http://127.0.0.1:9"}), "http://127.0.0.1:9")
+    remote = backend_module.Backend(load_settings({"DATA_API_URL": "http://data-api.course.example"}), "http://127.0.0.1:9")
+    assert set(local.health()) == {"gateway", "data-api"}
+    assert set(remote.health()) == {"gateway"}
