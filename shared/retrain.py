@@ -9,8 +9,10 @@ The bucket, not the count of events, is the source of truth: every call lists th
 group's stored batches. Two objects beside the batches make training happen once:
 
     training/group=<G>/lock.json     created only if absent (S3 `If-None-Match: *`); holds
-                                     the training id and a lease; a lease past its end is
-                                     taken over atomically (`If-Match: <etag>`)
+                                     the training id and a short lease that the holder
+                                     renews while it trains; a lease past its end (its
+                                     holder was killed) is taken over atomically
+                                     (`If-Match: <etag>`)
     training/group=<G>/trained.json  the batch set last trained, written after success
 """
 
@@ -20,6 +22,8 @@ import base64
 import binascii
 import hmac
 import json
+import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
+import urllib3
 from minio import Minio
 from minio.error import S3Error
 from mlflow.exceptions import MlflowException
@@ -40,8 +45,10 @@ from shared.settings import Settings
 from shared.tracking import Lineage, train_and_track
 from shared.training import NotEnoughData, prepare
 
-LOCK_LEASE_SECONDS = 1800  # longer than any training; a crashed trainer's lock expires after it
+LEASE_RENEWALS = 4  # renewals per lease: a holder may miss three before it loses the lock
 STATE_PREFIX = "training/"
+
+log = logging.getLogger(__name__)
 
 
 class TrainingFailed(PipelineError):
@@ -209,19 +216,46 @@ class TrainingState:
 
     @contextmanager
     def lock(self, training_id: str, numbers: list[int]) -> Iterator[dict | None]:
-        """Yields None when we hold the lock (released on exit), else the holder's record."""
+        """Yields None when we hold the lock (renewed meanwhile, released on exit), else the holder's record."""
+        lease = self.settings.training_lock_lease
         record = {"training_id": training_id, "batches": numbers, "started_at": now_iso(),
-                  "expires_at": time.time() + LOCK_LEASE_SECONDS}
+                  "expires_at": time.time() + lease}
         with minio_errors(self.settings):
             holder = self.acquire(record)
         if holder is not None:
             yield holder
             return
+        stop = threading.Event()
+        heartbeat = threading.Thread(target=self.keep_lease, args=(record, stop), name="lock-lease", daemon=True)
+        heartbeat.start()
         try:
             yield None
         finally:
+            stop.set()
+            heartbeat.join()
             with minio_errors(self.settings):
                 self.client().remove_object(self.bucket, self.lock_key)
+
+    def keep_lease(self, record: dict, stop: threading.Event) -> None:
+        """Push our lease's end forward until `stop`; a killed process stops renewing, so its lock expires."""
+        lease = self.settings.training_lock_lease
+        while not stop.wait(lease / LEASE_RENEWALS):
+            try:
+                if not self.renew(record, lease):
+                    log.warning("training %s lost its lock to another trainer", record["training_id"])
+                    return
+            except (S3Error, urllib3.exceptions.HTTPError, OSError) as exc:
+                # MinIO blinked: the lease has time left, the next beat tries again
+                log.warning("renewing the lock of training %s failed: %s", record["training_id"], exc)
+
+    def renew(self, record: dict, lease: float) -> bool:
+        """Extend our lease; False when the lock is no longer ours."""
+        client = self.client()
+        found = read_json(client, self.bucket, self.lock_key)
+        if found is None or found[0].get("training_id") != record["training_id"]:
+            return False
+        renewed = {**found[0], "expires_at": time.time() + lease}
+        return put_json(client, self.bucket, self.lock_key, renewed, condition={"If-Match": f'"{found[1]}"'})
 
     def acquire(self, record: dict) -> dict | None:
         client = self.client()

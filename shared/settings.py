@@ -48,6 +48,8 @@ class Settings:
     # fetch-batch: calls to the Data API per invocation (1 + retries), first back-off in seconds
     data_api_attempts: int = 3
     data_api_backoff: float = 0.5
+    # train-model: seconds a training's lock lasts unless its holder renews it (it does, while it trains)
+    training_lock_lease: float = 60.0
 
     def secret(self, name: str, env: Mapping[str, str] | None = None) -> str:
         return read_secret(name, env=env, secrets_dir=self.secrets_dir)
@@ -138,6 +140,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         data_api_attempts=_get(env, "DATA_API_ATTEMPTS", "3", _positive_int, "use a positive integer (1 = no retry)"),
         data_api_backoff=_get(env, "DATA_API_BACKOFF", "0.5", _positive_float, "use a number of seconds > 0"),
+        training_lock_lease=_get(
+            env, "TRAINING_LOCK_LEASE_SECONDS", "60", _positive_float, "use a number of seconds > 0"
+        ),
     )
 
 
