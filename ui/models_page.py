@@ -82,9 +82,9 @@ def promote_form(backend: BackendApi, versions: list[dict], on_promoted) -> None
             if problem:
                 error.text = problem
                 return
-            dialog.delete()
             ui.notify(f"version {version} is now the champion", type="positive")
-            await on_promoted()
+            dialog.close()
+            await on_promoted()  # rebuilds the page's body, and deletes this dialog with it
 
         confirm.on_click(on_confirm)
         return dialog

@@ -170,3 +170,34 @@ def test_prediction_through_the_form(browser, ui_server):
     assert label.split(" (cover type")[0]
     assert "version" in browser.find_element(By.XPATH, "//*[starts-with(text(), 'model ')]").text
     screenshot(browser, "predict-answer")
+
+
+def test_promotion_in_the_browser_is_served_by_predict(browser, ui_server, stack):
+    """Promote the oldest version through the dialog; the next predictions name it."""
+    from selenium.webdriver.common.by import By
+
+    url, _ = ui_server
+    browser.get(url + "/models")
+    wait_for_text(browser, "The champion is version")
+    browser.find_element(By.XPATH, "//label[.//div[text()='Version']]").click()
+    browser.find_element(By.XPATH, "//div[contains(@class, 'q-item')][.//span[starts-with(., 'version 1 ')]]").click()
+    browser.find_element(By.XPATH, "//button[.//span[contains(., 'Promote')]]").click()
+    wait_for_text(browser, "Make version 1 the champion?")
+    browser.find_element(By.XPATH, "//label[.//div[text()='Admin user']]//input").send_keys(
+        stack.config.secret("basic-auth-user"))
+    browser.find_element(By.XPATH, "//label[.//div[text()='Admin password']]//input").send_keys(
+        stack.config.secret("basic-auth-password"))
+    screenshot(browser, "models-promote-dialog")
+    browser.find_element(By.XPATH, "//button[.//span[contains(., 'Confirm')]]").click()
+    wait_for_text(browser, "The champion is version 1.")
+
+    browser.get(url + "/predict")
+    wait_for_text(browser, "Upload a CSV to score")
+    deadline = time.monotonic() + 60  # predict checks the alias every MODEL_POLL_SECONDS
+    while True:
+        browser.find_element(By.XPATH, "//button[.//span[contains(., 'Predict')]]").click()
+        wait_for_text(browser, "(cover type", timeout=30)
+        if "version 1" in browser.find_element(By.XPATH, "//*[starts-with(text(), 'model ')]").text:
+            break
+        assert time.monotonic() < deadline, "predict did not pick up the promoted version within 60 s"
+        time.sleep(2)

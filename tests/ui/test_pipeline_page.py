@@ -56,3 +56,12 @@ async def test_navigation_reaches_every_page(user):
     for title in ("Predict", "Experiments", "Models", "Pipeline"):
         user.find(marker=f"nav-{title.lower()}").click()
         await user.should_see(kind=ui.label, content=title)
+
+
+async def test_a_failed_training_shows_its_reason(user, backend):
+    backend.training_state = lambda stored: {"state": "failed", "training_id": "t-0002",
+                                             "reason": "random_forest: failed"}
+    await user.open("/")
+    await user.should_see("failed")
+    await user.should_see("random_forest: failed")
+    await user.should_see("training t-0002")

@@ -119,3 +119,11 @@ async def test_the_form_has_all_twelve_features(user):
     for name in FEATURES:
         await user.should_see(marker=name)
     await user.should_see(kind=ui.upload)
+
+
+async def test_csv_with_gateway_down_shows_a_banner(user, backend):
+    backend.down.add("gateway")
+    await user.open("/predict")
+    await upload(user, template_csv().decode())
+    await user.should_see(GATEWAY_DOWN)
+    await user.should_not_see(marker="csv-results")
