@@ -37,6 +37,8 @@ async def pipeline_page(backend: BackendApi, refresh_seconds: float = REFRESH_SE
         busy = True
         try:
             snapshot = await collect(backend)
+            if body.is_deleted:  # the visitor left while the backend answered
+                return
             body.clear()
             with body:
                 render(snapshot, backend.batch_threshold)
