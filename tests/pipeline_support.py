@@ -4,6 +4,7 @@ compressed cadence and small batches, under a supervisord of its own."""
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -37,6 +38,9 @@ def pipeline_stack(state_dir: Path, env: Mapping[str, str] | None = None) -> Ite
         with pytest.MonkeyPatch.context() as patch:
             for key, value in {**FAST_CADENCE, **(env or {})}.items():
                 patch.setenv(key, value)
+            # NiceGUI runs in its test mode when it sees pytest's variables: the UI must run as in production
+            for key in [key for key in os.environ if key.startswith("PYTEST")]:
+                patch.delenv(key)
             stack.up(progress=lambda line: None)
         yield stack
     finally:
