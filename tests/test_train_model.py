@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import mlflow
@@ -15,6 +16,7 @@ from mlflow import MlflowClient
 from infra.data_api.synthetic import generate
 from shared import training
 from shared.health import minio_client
+from shared.retrain import TrainingState, put_json, read_json
 from shared.schema import FEATURES
 from tests.train_support import (
     admin_headers,
@@ -217,3 +219,21 @@ def test_events_for_other_objects_are_ignored(stack_env, monkeypatch, handler):
     body = body.replace(f"group%3D{settings.group_number}".encode(), b"group%3D99")
     status, answer = call(handler, settings, body)
     assert (status, answer["status"]) == (200, "ignored")
+
+
+def test_a_held_lock_defers_and_an_expired_one_is_taken_over(stack_env, monkeypatch, handler):
+    settings = isolate(monkeypatch, "lock")
+    store_batches(settings, range(1, 11))
+    state = TrainingState(settings, settings.group_number)
+    client = minio_client(settings)
+    holder = {"training_id": "elsewhere", "batches": list(range(1, 11)), "started_at": "then"}
+
+    put_json(client, settings.batch_bucket, state.lock_key, {**holder, "expires_at": time.time() + 600})
+    status, body = call(handler, settings, minio_event_body(settings, 10))
+    assert (status, body["status"], body["training_id"]) == (200, "in_progress", "elsewhere")
+
+    put_json(client, settings.batch_bucket, state.lock_key, {**holder, "expires_at": time.time() - 1})  # it crashed
+    status, body = call(handler, settings, minio_event_body(settings, 10))
+    assert (status, body["status"]) == (200, "trained"), body
+    assert read_json(client, settings.batch_bucket, state.lock_key) is None  # released
+    assert state.trained()["training_id"] == body["training_id"]
