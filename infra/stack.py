@@ -170,28 +170,7 @@ class Stack:
                 time.sleep(0.5)
 
     def probe(self, name: str) -> None:
-        if name == "mysql":  # before bootstrap the mlflow user may not exist yet: use the socket
-            try:
-                self.root_mysql().close()
-            except pymysql.err.OperationalError as exc:
-                raise ServiceUnavailable(f"MySQL socket not ready ({exc.args[0]})") from None
-            return
-        if name in runtime.PROBES:
-            runtime.PROBES[name](self.config)
-            return
-        if name == "ui":
-            probe_ui(self.config)
-            return
-        if name == "cron":
-            if self.state_of("cron") != "RUNNING":
-                raise ServiceUnavailable("supercronic is not running")
-            return
-        if name == "data-api":
-            from infra.data_api.health import probe
-
-            probe(self.config.url("data-api"))
-            return
-        CHECKS[name](self.settings())
+        PROBES[name](self)
 
     def root_mysql(self) -> pymysql.connections.Connection:
         import getpass
@@ -199,16 +178,41 @@ class Stack:
         return pymysql.connect(unix_socket=str(self.config.mysql_socket), user=getpass.getuser(), connect_timeout=5)
 
 
-def probe_ui(config: StackConfig) -> None:
+def probe_http(what: str, url: str) -> None:
+    """A liveness probe: GET `url` answers 200 within a few seconds."""
     import requests
 
-    url = config.url("ui") + "/"
     try:
         response = requests.get(url, timeout=5)
     except requests.RequestException as exc:
-        raise ServiceUnavailable(f"UI at {url} is not answering ({type(exc).__name__})") from None
+        raise ServiceUnavailable(f"{what} at {url} is not answering ({type(exc).__name__})") from None
     if response.status_code != 200:
-        raise ServiceUnavailable(f"UI at {url} answered {response.status_code}")
+        raise ServiceUnavailable(f"{what} at {url} answered {response.status_code}")
+
+
+def probe_mysql_socket(stack: Stack) -> None:
+    """Before bootstrap the pipeline's MySQL user may not exist yet: ask over the socket."""
+    try:
+        stack.root_mysql().close()
+    except pymysql.err.OperationalError as exc:
+        raise ServiceUnavailable(f"MySQL socket not ready ({exc.args[0]})") from None
+
+
+def probe_cron(stack: Stack) -> None:
+    if stack.state_of("cron") != "RUNNING":
+        raise ServiceUnavailable("supercronic is not running")
+
+
+PROBES: dict[str, Callable[[Stack], None]] = {
+    "mysql": probe_mysql_socket,
+    "minio": lambda stack: CHECKS["minio"](stack.settings()),
+    "mlflow": lambda stack: CHECKS["mlflow"](stack.settings()),
+    "data-api": lambda stack: probe_http("Data API stand-in", stack.config.url("data-api") + "/"),
+    "functions": lambda stack: runtime.probe_functions(stack.config),
+    "gateway": lambda stack: probe_http("gateway", stack.config.url("gateway") + "/healthz"),
+    "cron": probe_cron,
+    "ui": lambda stack: probe_http("UI", stack.config.url("ui") + "/"),
+}
 
 
 def _alive(pid: int) -> bool:

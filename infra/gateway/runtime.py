@@ -16,8 +16,6 @@ from __future__ import annotations
 import os
 import socket
 
-import requests
-
 from infra.config import StackConfig
 from infra.gateway.stackfile import Function, StackFile, function_ports, load_stack_file, template_dir
 from shared.errors import ConfigError, ServiceUnavailable
@@ -85,16 +83,3 @@ def probe_functions(config: StackConfig) -> None:
             socket.create_connection((config.host, ports[name]), timeout=1).close()
         except OSError:
             raise ServiceUnavailable(f"function {name} is not listening on {config.host}:{ports[name]}") from None
-
-
-def probe_gateway(config: StackConfig) -> None:
-    url = f"{config.url('gateway')}/healthz"
-    try:
-        response = requests.get(url, timeout=2)
-    except requests.RequestException as exc:
-        raise ServiceUnavailable(f"gateway at {url} is not reachable ({type(exc).__name__})") from None
-    if response.status_code != 200:
-        raise ServiceUnavailable(f"gateway at {url} answered {response.status_code}")
-
-
-PROBES = {"functions": probe_functions, "gateway": probe_gateway}
