@@ -16,6 +16,8 @@ STACK_FILE = ROOT / "stack.yml"
 KIT = ROOT / "infra" / "faasd"
 # consumed by of-watchdog in the container (and exec_timeout by our gateway locally)
 WATCHDOG_SETTINGS = {"read_timeout", "write_timeout", "exec_timeout"}
+# read by libraries, not by our code: OpenMP's thread count, mlflow's telemetry switch
+LIBRARY_SETTINGS = {"OMP_NUM_THREADS", "MLFLOW_DISABLE_TELEMETRY"}
 FUNCTIONS = ("fetch-batch", "train-model", "predict")
 
 
@@ -80,7 +82,10 @@ def test_no_credentials_in_the_environment(stack):
 def test_every_setting_a_function_gets_is_read_by_the_code(stack, name):
     function = stack.functions[name]
     code = python_sources(ROOT / "shared", function.handler) + (template_dir(stack, function) / "index.py").read_text()
-    unread = [key for key in function.environment if key not in WATCHDOG_SETTINGS and f'"{key}"' not in code]
+    unread = [
+        key for key in function.environment
+        if key not in WATCHDOG_SETTINGS | LIBRARY_SETTINGS and f'"{key}"' not in code
+    ]
     assert unread == [], f"{name} is given settings no code reads: {unread}"
 
 
