@@ -7,15 +7,11 @@ summary); 400: bad body; 401: neither the webhook token nor admin basic auth; 40
 a POST; 500: the training failed (runs FAILED, champion unchanged, retry later).
 """
 
-from shared.errors import BadRequest, PipelineError, error_response
+from shared.errors import MethodNotAllowed, PipelineError, error_response
 from shared.retrain import authorize, handle_call, parse_call
 from shared.settings import load_settings
 
 JSON = {"Content-Type": "application/json"}
-
-
-class MethodNotAllowed(BadRequest):
-    status = 405
 
 
 def handle(event, context):
