@@ -68,15 +68,16 @@ def build_pipeline(family: str = "random_forest", seed: int = 0, rows: int = 200
 
 
 def register_model(tracking_uri: str, model_name: str, family: str = "random_forest", seed: int = 0,
-                   alias: str | None = "champion") -> tuple[str, object]:
-    """Log and register one version as training does; returns (version, pipeline)."""
+                   alias: str | None = "champion", pipeline=None) -> tuple[str, object]:
+    """Log and register one version as training does (a small one of ours unless `pipeline`
+    is given); returns (version, pipeline)."""
     import mlflow
     from mlflow import MlflowClient
     from mlflow.models import infer_signature
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(f"{model_name}-experiment")
-    pipeline = build_pipeline(family, seed)
+    pipeline = pipeline if pipeline is not None else build_pipeline(family, seed)
     example = pd.DataFrame(sample_records(3, seed), columns=list(FEATURES))
     with mlflow.start_run() as run, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # mlflow's integer-schema and pickle-format hints
