@@ -42,7 +42,7 @@ from shared.dataset import frame_from_rows
 from shared.errors import BadRequest, PipelineError, ServiceUnavailable, Unauthorized, UpstreamError
 from shared.health import minio_client
 from shared.settings import Settings
-from shared.tracking import Lineage, train_and_track
+from shared.tracking import Lineage, fail_running_runs, train_and_track
 from shared.training import NotEnoughData, prepare
 
 LEASE_RENEWALS = 4  # renewals per lease: a holder may miss three before it loses the lock
@@ -147,13 +147,35 @@ def handle_call(settings: Settings, call: Call) -> dict:
         if holder is not None:
             return {"status": "in_progress", "batches": numbers, "training_id": holder.get("training_id"),
                     "message": f"training {holder.get('training_id')} of batches {span(holder.get('batches', []))} "
-                               f"is already running (since {holder.get('started_at')}); no second one started"}
+                               f"is already running (since {holder.get('started_at')}); no second one started, "
+                               "call again later"}
+        if state.taken_over is not None:
+            fail_abandoned_runs(settings, state.taken_over)
         # checked again under the lock: a training that just finished has written its marker
         if not call.force and (done := already_trained(state, numbers)):
             return done
         result = train(settings, batches, training_id)
         state.record_trained(training_id, numbers)
     return {"status": "trained", "message": f"trained batches {span(numbers)} as training {training_id}", **result}
+
+
+def http_status(result: dict) -> int:
+    """429 while another training holds the lock, so that the gateway's queue retries the call later."""
+    return 429 if result.get("status") == "in_progress" else 200
+
+
+def fail_abandoned_runs(settings: Settings, holder: dict) -> None:
+    """Mark FAILED the runs a killed training left RUNNING; MLflow being down must not stop this training."""
+    reason = (f"abandoned: its trainer stopped renewing the training lock (lease ended at "
+              f"{datetime.fromtimestamp(float(holder.get('expires_at', 0)), UTC).isoformat(timespec='seconds')}); "
+              "the lock was taken over")
+    try:
+        failed = fail_running_runs(settings, str(holder.get("training_id")), reason)
+    except MlflowException as exc:
+        log.warning("could not mark the runs of abandoned training %s failed: %s", holder.get("training_id"), exc)
+        return
+    if failed:
+        log.warning("marked %d run(s) of abandoned training %s FAILED", len(failed), holder.get("training_id"))
 
 
 def already_trained(state: TrainingState, numbers: list[int]) -> dict | None:
@@ -200,6 +222,7 @@ class TrainingState:
         self.bucket = settings.batch_bucket
         self.lock_key = f"{STATE_PREFIX}group={group}/lock.json"
         self.trained_key = f"{STATE_PREFIX}group={group}/trained.json"
+        self.taken_over: dict | None = None  # the expired holder's record, when acquire took its lock over
 
     def client(self) -> Minio:
         return minio_client(self.settings)
@@ -270,6 +293,7 @@ class TrainingState:
                 return holder
             # the holder's lease ran out (it crashed): take over unless someone else just did
             if put_json(client, self.bucket, self.lock_key, record, condition={"If-Match": f'"{etag}"'}):
+                self.taken_over = holder
                 return None
         return {"training_id": "unknown"}  # the lock kept changing hands: someone is training
 

@@ -228,6 +228,20 @@ def promote(client: MlflowClient, model_name: str, tracked: list[TrackedCandidat
     return {**decision, "alias": CHALLENGER, "reason": "does not beat the champion on the same holdout"}
 
 
+def fail_running_runs(settings: Settings, training_id: str, reason: str) -> list[str]:
+    """End as FAILED, tagged `failure_reason`, every run of `training_id` still RUNNING; their ids."""
+    client = configure_mlflow(settings)
+    experiment = client.get_experiment_by_name(settings.experiment_name)
+    if experiment is None:
+        return []
+    where = f"tags.training_id = '{training_id}' and attributes.status = 'RUNNING'"
+    runs = client.search_runs([experiment.experiment_id], filter_string=where, max_results=1000)
+    for run in runs:
+        client.set_tag(run.info.run_id, "failure_reason", reason)
+        client.set_terminated(run.info.run_id, status=RunStatus.to_string(RunStatus.FAILED))
+    return [run.info.run_id for run in runs]
+
+
 def mark_failed(client: MlflowClient, run_ids: list[str]) -> None:
     # called while another error propagates: a tracking server that is down must not mask it
     for run_id in run_ids:

@@ -11,6 +11,10 @@ import uuid
 import pytest
 import requests
 
+from infra.config import ROOT
+from infra.gateway.asyncq import RetryPolicy, policy_from_annotations
+from infra.gateway.settings import load_gateway_settings
+from infra.gateway.stackfile import load_stack_file
 from tests.runtime_support import CallbackReceiver, runtime_stack
 
 WORKERS = 3
@@ -118,3 +122,40 @@ def test_calls_accepted_before_a_sigkill_still_run_after_the_restart(runtime, ur
     while list(queue_dir.glob("*.json")) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert list(queue_dir.glob("*.json")) == []  # every call done and removed from the queue
+
+
+DEFAULT_POLICY = RetryPolicy(attempts=3, min_wait=1.0, max_wait=60.0)
+
+
+def test_retry_annotations_override_the_gateway_defaults():
+    policy = policy_from_annotations({"com.openfaas.retry.attempts": "10", "com.openfaas.retry.codes": "429,502 504",
+                                      "com.openfaas.retry.min_wait": "500ms", "com.openfaas.retry.max_wait": "2s"},
+                                     DEFAULT_POLICY)
+    assert policy == RetryPolicy(attempts=10, min_wait=0.5, max_wait=2.0, codes=frozenset({429, 502, 504}))
+    assert [policy.wait(runs) for runs in range(1, 6)] == [0.5, 1.0, 2.0, 2.0, 2.0]  # doubling, capped
+    assert policy.retries(429, 9) and not policy.retries(429, 10)  # ten runs in all
+    assert not policy.retries(500, 1)  # only the codes listed
+
+
+def test_without_annotations_any_5xx_is_retried_as_the_settings_say():
+    policy = policy_from_annotations({"topic": "x"}, DEFAULT_POLICY)
+    assert policy == DEFAULT_POLICY
+    assert policy.retries(503, 2) and not policy.retries(503, 3) and not policy.retries(429, 1)
+
+
+def test_invalid_or_unbounded_annotations_are_ignored_or_capped():
+    policy = policy_from_annotations({"com.openfaas.retry.attempts": "1000000", "com.openfaas.retry.codes": "soon",
+                                      "com.openfaas.retry.min_wait": "ten", "com.openfaas.retry.max_wait": "48h"},
+                                     DEFAULT_POLICY)
+    assert policy == RetryPolicy(attempts=3, min_wait=1.0, max_wait=300.0)
+    assert policy_from_annotations({"com.openfaas.retry.codes": "200"}, DEFAULT_POLICY).codes is None
+
+
+def test_train_models_retries_outlast_its_lock_lease():
+    stack = load_stack_file(ROOT / "stack.yml", {})
+    default = RetryPolicy(3, 1.0, load_gateway_settings({}).retry_max_wait)
+    policy = policy_from_annotations(stack.functions["train-model"].annotations, default)
+    assert 429 in policy.codes and 502 in policy.codes
+    window = sum(policy.wait(runs) for runs in range(1, policy.attempts))
+    lease = float(stack.functions["train-model"].environment["TRAINING_LOCK_LEASE_SECONDS"])
+    assert window > 3 * lease, window

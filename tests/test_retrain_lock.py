@@ -1,15 +1,20 @@
-"""The training lock in MinIO: renewed while its holder trains, free soon after the holder dies."""
+"""The training lock in MinIO: renewed while its holder trains, free soon after the holder dies;
+an async call that finds it held is retried by the gateway's queue per train-model's annotations."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
 import pytest
+from mlflow import MlflowClient
 
+from infra.gateway.asyncq import CallQueue, Outcome, RetryPolicy, new_call, policy_from_annotations
 from shared.health import minio_client
 from shared.retrain import TrainingState, put_json, read_json
 from shared.settings import load_settings
+from tests.train_support import event, isolate, load_handler, minio_event_body, store_batches, webhook_headers
 
 pytestmark = pytest.mark.services
 
@@ -46,3 +51,60 @@ def test_the_lock_of_a_killed_holder_is_taken_over_once_its_lease_ends(state):
     with state.lock("retry", [1]) as holder:
         assert holder is None
         assert read_json(state.client(), state.bucket, state.lock_key)[0]["training_id"] == "retry"
+
+
+# train-model's annotations in stack.yml, with waits scaled down to this test's short lease
+RETRY_ANNOTATIONS = {"com.openfaas.retry.attempts": "10", "com.openfaas.retry.codes": "429 502 503 504",
+                     "com.openfaas.retry.min_wait": "200ms", "com.openfaas.retry.max_wait": "1s"}
+
+
+def test_an_async_call_that_finds_a_dead_holders_lock_is_retried_until_it_trains(stack_env, monkeypatch,
+                                                                                  tmp_path):
+    isolate(monkeypatch, "retried")
+    monkeypatch.setenv("BATCH_THRESHOLD", "2")
+    monkeypatch.setenv("TRAINING_LOCK_LEASE_SECONDS", str(LEASE))
+    settings = load_settings()
+    store_batches(settings, [1, 2], rows=200)
+    state = TrainingState(settings, settings.group_number)
+    killed = {"training_id": "killed", "batches": [1, 2], "started_at": "then", "expires_at": time.time() + 2.5}
+    put_json(state.client(), state.bucket, state.lock_key, killed)  # left by a trainer killed mid-training
+    abandoned = MlflowClient(settings.mlflow_tracking_uri).create_run(
+        MlflowClient(settings.mlflow_tracking_uri).create_experiment(settings.experiment_name),
+        tags={"training_id": "killed", "kind": "training"})
+
+    outcomes = asyncio.run(run_through_queue(tmp_path, minio_event_body(settings, 2), webhook_headers(settings)))
+
+    statuses = [outcome.status for outcome in outcomes]
+    assert statuses[:2] == [429, 429] and statuses[-1] == 200, statuses  # retried while the lease ran
+    assert set(statuses[:-1]) == {429}
+    assert len(statuses) <= 10
+    trained = state.trained()
+    assert trained["training_id"] not in (None, "killed") and trained["batches"] == [1, 2]
+    run = MlflowClient(settings.mlflow_tracking_uri).get_run(abandoned.info.run_id)
+    assert run.info.status == "FAILED" and "taken over" in run.data.tags["failure_reason"]
+    print(f"\nasync call answered {statuses} and trained once the dead holder's lease ended")
+
+
+async def run_through_queue(directory, body: bytes, headers: dict) -> list[Outcome]:
+    """One async call through the gateway's queue, train-model's handler as the function; every run's outcome."""
+    handler = load_handler()
+    outcomes: list[Outcome] = []
+    reported = asyncio.Event()
+
+    async def invoke(call: dict) -> Outcome:
+        response = await asyncio.to_thread(handler.handle, event(body, headers), None)
+        outcomes.append(Outcome(response["statusCode"], {}, b"", 0.0))
+        return outcomes[-1]
+
+    async def report(call: dict, outcome: Outcome) -> None:
+        reported.set()
+
+    policy = policy_from_annotations(RETRY_ANNOTATIONS, RetryPolicy(attempts=3, min_wait=1.0, max_wait=60.0))
+    queue = CallQueue(directory, invoke, report, workers=1, policy_for=lambda name: policy)
+    await queue.start()
+    queue.accept(new_call("train-model", "POST", "", "", [], body, None))
+    try:
+        await asyncio.wait_for(reported.wait(), timeout=120)
+    finally:
+        await queue.stop()
+    return outcomes

@@ -230,10 +230,34 @@ def test_a_held_lock_defers_and_an_expired_one_is_taken_over(stack_env, monkeypa
 
     put_json(client, settings.batch_bucket, state.lock_key, {**holder, "expires_at": time.time() + 600})
     status, body = call(handler, settings, minio_event_body(settings, 10))
-    assert (status, body["status"], body["training_id"]) == (200, "in_progress", "elsewhere")
+    # 429: the gateway's queue retries the call (stack.yml's com.openfaas.retry.* annotations)
+    assert (status, body["status"], body["training_id"]) == (429, "in_progress", "elsewhere")
+    status, body = call(handler, settings, json.dumps({"force": True}).encode(), admin_headers(settings))
+    assert (status, body["status"], body["training_id"]) == (429, "in_progress", "elsewhere")
 
+    abandoned = start_abandoned_runs(settings, "elsewhere")  # what a killed trainer leaves in MLflow
     put_json(client, settings.batch_bucket, state.lock_key, {**holder, "expires_at": time.time() - 1})  # it crashed
     status, body = call(handler, settings, minio_event_body(settings, 10))
     assert (status, body["status"]) == (200, "trained"), body
     assert read_json(client, settings.batch_bucket, state.lock_key) is None  # released
     assert state.trained()["training_id"] == body["training_id"]
+    for run_id in abandoned:
+        run = mlflow_client(settings).get_run(run_id)
+        assert run.info.status == "FAILED"
+        assert "taken over" in run.data.tags["failure_reason"]
+    assert runs_of(mlflow_client(settings), settings, body["training_id"])[0].info.status == "FINISHED"
+
+
+def mlflow_client(settings) -> MlflowClient:
+    return MlflowClient(settings.mlflow_tracking_uri)
+
+
+def start_abandoned_runs(settings, training_id: str) -> list[str]:
+    """A parent run and a child left RUNNING, as a SIGKILLed training leaves them."""
+    client = mlflow_client(settings)
+    experiment = client.get_experiment_by_name(settings.experiment_name)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(settings.experiment_name)
+    parent = client.create_run(experiment_id, tags={"training_id": training_id, "kind": "training"})
+    child = client.create_run(experiment_id, tags={"training_id": training_id, "family": "random_forest",
+                                                   "mlflow.parentRunId": parent.info.run_id})
+    return [parent.info.run_id, child.info.run_id]

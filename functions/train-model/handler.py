@@ -2,13 +2,15 @@
 
 A thin adapter: the work is in shared/retrain.py (who may call, whether to train, the
 lock) and shared/training.py / shared/tracking.py (the models, MLflow, the registry).
-200: waiting k/10, already trained, in progress elsewhere, ignored, or trained (with a
-summary); 400: bad body; 401: neither the webhook token nor admin basic auth; 405: not
-a POST; 500: the training failed (runs FAILED, champion unchanged, retry later).
+200: waiting k/10, already trained, ignored, or trained (with a summary); 429: in
+progress elsewhere (the body names the holder; the gateway's queue retries the call, see
+the com.openfaas.retry.* annotations in stack.yml); 400: bad body; 401: neither the
+webhook token nor admin basic auth; 405: not a POST; 500: the training failed (runs
+FAILED, champion unchanged, retry later).
 """
 
 from shared.errors import MethodNotAllowed, PipelineError, error_response
-from shared.retrain import authorize, handle_call, parse_call
+from shared.retrain import authorize, handle_call, http_status, parse_call
 from shared.settings import load_settings
 
 JSON = {"Content-Type": "application/json"}
@@ -23,4 +25,4 @@ def handle(event, context):
         result = handle_call(settings, parse_call(event.body))
     except PipelineError as exc:
         return error_response(exc)
-    return {"statusCode": 200, "body": result, "headers": JSON}
+    return {"statusCode": http_status(result), "body": result, "headers": JSON}

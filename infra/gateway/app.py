@@ -30,7 +30,7 @@ import yaml
 import yarl
 from aiohttp import web
 
-from infra.gateway.asyncq import CallQueue, Outcome, call_body, new_call
+from infra.gateway.asyncq import CallQueue, Outcome, RetryPolicy, call_body, new_call, policy_from_annotations
 from infra.gateway.settings import GatewaySettings
 from infra.gateway.stackfile import NAMESPACE, Function, StackFile, function_ports, template_dir
 from shared.settings import read_secret
@@ -79,11 +79,11 @@ class Gateway:
             read_secret("basic-auth-user", secrets_dir=settings.secrets_dir).encode(),
             read_secret("basic-auth-password", secrets_dir=settings.secrets_dir).encode(),
         )
-        self.queue = CallQueue(
-            settings.queue_dir, self.run_queued, self.report,
-            workers=settings.async_workers, max_attempts=settings.async_max_attempts,
-            retry_delay=settings.retry_delay,
-        )
+        self.default_retry = RetryPolicy(settings.async_max_attempts, settings.retry_delay, settings.retry_max_wait)
+        self.retry_policies = {name: policy_from_annotations(fn.annotations, self.default_retry)
+                               for name, fn in stack.functions.items()}
+        self.queue = CallQueue(settings.queue_dir, self.run_queued, self.report,
+                               workers=settings.async_workers, policy_for=self.retry_policy)
         self.session: aiohttp.ClientSession | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -98,6 +98,9 @@ class Gateway:
         await self.queue.stop()
         if self.session is not None:
             await self.session.close()
+
+    def retry_policy(self, function_name: str) -> RetryPolicy:
+        return self.retry_policies.get(function_name, self.default_retry)
 
     # --- calling a function ----------------------------------------------------------------
     def resolve(self, raw_name: str) -> Function | None:

@@ -23,6 +23,7 @@ class GatewaySettings:
     async_workers: int
     async_max_attempts: int
     retry_delay: float
+    retry_max_wait: float
     callback_timeout: float
     max_body_bytes: int
 
@@ -55,6 +56,7 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
         async_workers=_number(env, "GATEWAY_ASYNC_WORKERS", "4", int, 1),
         async_max_attempts=_number(env, "GATEWAY_ASYNC_MAX_ATTEMPTS", "3", int, 1),
         retry_delay=_number(env, "GATEWAY_RETRY_DELAY", "1.0", float, 0),
+        retry_max_wait=_number(env, "GATEWAY_RETRY_MAX_WAIT", "60", float, 0),
         callback_timeout=_number(env, "GATEWAY_CALLBACK_TIMEOUT", "10", float, 0.1),
         max_body_bytes=_number(env, "GATEWAY_MAX_BODY_BYTES", str(64 * 1024 * 1024), int, 1024),
     )
