@@ -14,11 +14,15 @@ import requests
 
 from shared import batches
 from shared.dataset import frame_from_rows
-from shared.errors import BadRequest, UpstreamError
+from shared.errors import BadRequest, ServiceUnavailable, UpstreamError
 from shared.settings import Settings
 
 # the real API's answer once a group's last batch has been served
 ALL_COLLECTED = "Ya se recolectó toda la información minima necesaria"
+# waits between attempts to store a fetched batch: the API will not serve that batch
+# again once its period ends, so a short MinIO outage is waited out (within the
+# function's 60 s timeout) rather than lose the batch
+STORE_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)
 
 
 def fetch_batch(settings: Settings) -> dict:
@@ -33,7 +37,7 @@ def fetch_batch(settings: Settings) -> dict:
             "reason": "the Data API has served every batch for this group",
         }
     batch, rows = validate_payload(payload, group)
-    result = batches.store_batch(settings, group, batch, rows, source=source_url(settings))
+    result = store_fetched(settings, group, batch, rows)
     return {
         "group_number": group, "batch_number": batch, "complete": False, "stored": result.stored,
         "reason": "stored" if result.stored else "already stored",
@@ -41,6 +45,22 @@ def fetch_batch(settings: Settings) -> dict:
         "checksum_sha256": result.info.checksum_sha256, "fetched_at": result.info.fetched_at,
         "source": result.info.source,
     }
+
+
+def store_fetched(settings: Settings, group: int, batch: int, rows: list) -> batches.StoreResult:
+    """Store a fetched batch, waiting out a short MinIO outage (see STORE_RETRY_DELAYS)."""
+    delays = (0.0, *STORE_RETRY_DELAYS)
+    for attempt, delay in enumerate(delays, start=1):
+        time.sleep(delay)
+        try:
+            return batches.store_batch(settings, group, batch, rows, source=source_url(settings))
+        except ServiceUnavailable as exc:
+            if attempt == len(delays):
+                raise ServiceUnavailable(
+                    f"batch {batch} was fetched but not stored after {attempt} attempts: {exc.message}; the Data "
+                    "API serves it again only until its batch period ends"
+                ) from None
+    raise AssertionError("the loop returns or raises")
 
 
 def source_url(settings: Settings) -> str:

@@ -172,6 +172,45 @@ def test_minio_unreachable_is_503_and_the_api_is_not_called(bucket, monkeypatch)
     assert fake.calls == 0
 
 
+def test_a_short_minio_outage_after_the_fetch_is_waited_out(bucket, monkeypatch):
+    """The batch in hand is not served again after its period: storing it is retried."""
+    from shared import batches, collect
+    from shared.errors import ServiceUnavailable
+
+    real_store, failures = batches.store_batch, []
+
+    def store_after_two_failures(*args, **kwargs):
+        if len(failures) < 2:
+            failures.append(1)
+            raise ServiceUnavailable("MinIO at 127.0.0.1:1 is not reachable (test)")
+        return real_store(*args, **kwargs)
+
+    monkeypatch.setattr(collect, "STORE_RETRY_DELAYS", (0.0, 0.0, 0.0))
+    monkeypatch.setattr(batches, "store_batch", store_after_two_failures)
+    with FakeDataApi(free_port(), [(200, payload(GROUP, 2, ROWS), 0)]) as fake:
+        monkeypatch.setenv("DATA_API_URL", fake.url)
+        status, body = invoke()
+    assert status == 200 and body["stored"] is True and body["batch_number"] == 2 and fake.calls == 1
+    assert objects_in(bucket) == [f"batches/group={GROUP}/batch=02.json"]
+
+
+def test_a_long_minio_outage_after_the_fetch_is_503_naming_the_batch(bucket, monkeypatch):
+    from shared import batches, collect
+    from shared.errors import ServiceUnavailable
+
+    def store_never(*args, **kwargs):
+        raise ServiceUnavailable("MinIO at 127.0.0.1:1 is not reachable (test)")
+
+    monkeypatch.setattr(collect, "STORE_RETRY_DELAYS", (0.0, 0.0))
+    monkeypatch.setattr(batches, "store_batch", store_never)
+    with FakeDataApi(free_port(), [(200, payload(GROUP, 3, ROWS), 0)]) as fake:
+        monkeypatch.setenv("DATA_API_URL", fake.url)
+        status, body = invoke()
+    assert status == 503
+    assert body["error"].startswith("batch 3 was fetched but not stored after 3 attempts: MinIO at 127.0.0.1:1")
+    assert objects_in(bucket) == []
+
+
 def test_a_bad_setting_is_named(bucket, monkeypatch):
     monkeypatch.setenv("DATA_API_URL", "ftp://nowhere")
     status, body = invoke()
