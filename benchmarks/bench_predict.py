@@ -21,9 +21,8 @@ import pandas as pd
 import pytest
 import requests
 
-from infra.stack import Stack
 from shared.schema import FEATURES
-from tests.conftest import make_stack_config
+from tests.conftest import running_stack
 from tests.predict_support import free_port, predict_process, register_model, sample_records, wait_for_port
 
 pytestmark = pytest.mark.bench
@@ -35,12 +34,8 @@ TIME_CAP = 20.0  # seconds per load figure at most
 
 @pytest.fixture(scope="module")
 def bench_stack(tmp_path_factory):
-    started = Stack(make_stack_config(tmp_path_factory.mktemp("bench-stack")))
-    try:
-        started.up(["mysql", "minio", "mlflow"], progress=lambda line: None)
+    with running_stack(tmp_path_factory.mktemp("bench-stack")) as started:
         yield started
-    finally:
-        started.down()
 
 
 def first_answer_seconds(start: float, url: str, body: dict, timeout: float = 60) -> float:

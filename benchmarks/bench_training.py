@@ -18,13 +18,12 @@ import pytest
 from sklearn.ensemble import GradientBoostingClassifier
 
 from infra.data_api.source import synthetic_source
-from infra.stack import Stack
 from shared import training
 from shared.batches import store_batch
 from shared.dataset import frame_from_rows
 from shared.retrain import Call, handle_call
 from shared.settings import load_settings
-from tests.conftest import make_stack_config
+from tests.conftest import running_stack
 
 pytestmark = pytest.mark.bench
 
@@ -82,12 +81,8 @@ def test_training_three_families_on_ten_batches(batches):
 
 @pytest.fixture(scope="module")
 def bench_stack(tmp_path_factory):
-    started = Stack(make_stack_config(tmp_path_factory.mktemp("bench-training-stack")))
-    try:
-        started.up(["mysql", "minio", "mlflow"], progress=lambda line: None)
+    with running_stack(tmp_path_factory.mktemp("bench-training-stack")) as started:
         yield started
-    finally:
-        started.down()
 
 
 def test_train_model_end_to_end_through_minio_and_mlflow(batches, bench_stack, monkeypatch):

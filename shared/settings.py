@@ -106,6 +106,18 @@ def _name(raw: str) -> str:
     return raw
 
 
+def env_number(env: Mapping[str, str], name: str, default: str, kind: type[int] | type[float], minimum: float):
+    """A numeric setting of at least `minimum`; otherwise ConfigError naming it and the fix."""
+    raw = env.get(name, default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise ConfigError(f"{name}={raw!r} is invalid: use {'an integer' if kind is int else 'a number'} >= {minimum:g}")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate all settings; a bad one raises ConfigError naming it and the fix."""
     env = os.environ if env is None else env

@@ -7,8 +7,10 @@ state directory on free loopback ports, so the suite never touches a running
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,15 +44,22 @@ def make_stack_config(state_dir: Path) -> StackConfig:
     return StackConfig(state_dir=state_dir, host="127.0.0.1", ports={name: free_port() for name in PORTS})
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory) -> Stack:
-    """MariaDB, MinIO and MLflow, real, for the whole test session."""
-    started = Stack(make_stack_config(tmp_path_factory.mktemp("stack")))
+@contextlib.contextmanager
+def running_stack(state_dir: Path, services=("mysql", "minio", "mlflow")) -> Iterator[Stack]:
+    """A stack of its own in `state_dir` on free ports, with `services` up; all of it stopped on exit."""
+    started = Stack(make_stack_config(state_dir))
     try:
-        started.up(["mysql", "minio", "mlflow"], progress=lambda line: None)
+        started.up(list(services), progress=lambda line: None)
         yield started
     finally:
         started.down()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> Stack:
+    """MariaDB, MinIO and MLflow, real, for the whole test session."""
+    with running_stack(tmp_path_factory.mktemp("stack")) as started:
+        yield started
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from infra.stack import Stack
 from shared.errors import ConfigError, ServiceUnavailable
 from shared.health import check_minio, check_mlflow, check_mysql, minio_client
 from shared.settings import load_settings
-from tests.conftest import make_stack_config
+from tests.conftest import running_stack
 
 pytestmark = pytest.mark.services
 
@@ -27,12 +27,8 @@ pytestmark = pytest.mark.services
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory):
     """A stack of this module's own, since these tests stop and restart services."""
-    started = Stack(make_stack_config(tmp_path_factory.mktemp("own-stack")))
-    try:
-        started.up(["mysql", "minio", "mlflow"], progress=lambda line: None)
+    with running_stack(tmp_path_factory.mktemp("own-stack")) as started:
         yield started
-    finally:
-        started.down()
 
 
 def log_run_with_artifact(settings, tmp_path) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from infra.config import load_stack_config
 from shared.errors import ConfigError
+from shared.settings import env_number
 
 MAX_BATCHES = 10  # the real API's limit; not a pipeline setting
 GROUPS = range(1, 11)
@@ -29,17 +30,6 @@ class DataApiConfig:
         return self.state_dir / "data-api" / "state.json"
 
 
-def _number(env: Mapping[str, str], name: str, default: str, parse, low: float) -> float | int:
-    raw = env.get(name, default)
-    try:
-        value = parse(raw)
-    except ValueError:
-        value = None
-    if value is None or value < low:
-        raise ConfigError(f"{name}={raw!r} is invalid: use a number >= {low}")
-    return value
-
-
 def load_config(env: Mapping[str, str] | None = None) -> DataApiConfig:
     env = os.environ if env is None else env
     stack = load_stack_config(env)
@@ -51,8 +41,8 @@ def load_config(env: Mapping[str, str] | None = None) -> DataApiConfig:
         host=stack.host,
         port=stack.ports["data-api"],
         state_dir=stack.state_dir,
-        batch_period=_number(env, "DATA_API_BATCH_PERIOD", "300", float, 0),
+        batch_period=env_number(env, "DATA_API_BATCH_PERIOD", "300", float, 0),
         csv_path=csv_path,
-        seed=_number(env, "DATA_API_SEED", "6", int, 0),
-        synthetic_rows=_number(env, "DATA_API_ROWS", "581012", int, 100),
+        seed=env_number(env, "DATA_API_SEED", "6", int, 0),
+        synthetic_rows=env_number(env, "DATA_API_ROWS", "581012", int, 100),
     )

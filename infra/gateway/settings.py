@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.errors import ConfigError
+from shared.settings import env_number
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -32,31 +32,20 @@ class GatewaySettings:
         return self.state_dir / "gateway" / "queue"
 
 
-def _number(env: Mapping[str, str], name: str, default: str, kind: type, minimum: float):
-    raw = env.get(name, default)
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = None
-    if value is None or value < minimum:
-        raise ConfigError(f"{name}={raw!r} is invalid: use a {kind.__name__} >= {minimum}")
-    return value
-
-
 def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettings:
     env = os.environ if env is None else env
     state_dir = Path(env.get("STATE_DIR", ROOT / ".state"))
     return GatewaySettings(
         host=env.get("BIND_HOST", "127.0.0.1"),
-        port=_number(env, "GATEWAY_PORT", "8080", int, 1),
+        port=env_number(env, "GATEWAY_PORT", "8080", int, 1),
         stack_file=Path(env.get("STACK_FILE", ROOT / "stack.yml")),
         state_dir=state_dir,
         secrets_dir=Path(env.get("SECRETS_DIR", state_dir / "secrets")),
-        functions_port_base=_number(env, "FUNCTIONS_PORT_BASE", "8100", int, 1),
-        async_workers=_number(env, "GATEWAY_ASYNC_WORKERS", "4", int, 1),
-        async_max_attempts=_number(env, "GATEWAY_ASYNC_MAX_ATTEMPTS", "3", int, 1),
-        retry_delay=_number(env, "GATEWAY_RETRY_DELAY", "1.0", float, 0),
-        retry_max_wait=_number(env, "GATEWAY_RETRY_MAX_WAIT", "60", float, 0),
-        callback_timeout=_number(env, "GATEWAY_CALLBACK_TIMEOUT", "10", float, 0.1),
-        max_body_bytes=_number(env, "GATEWAY_MAX_BODY_BYTES", str(64 * 1024 * 1024), int, 1024),
+        functions_port_base=env_number(env, "FUNCTIONS_PORT_BASE", "8100", int, 1),
+        async_workers=env_number(env, "GATEWAY_ASYNC_WORKERS", "4", int, 1),
+        async_max_attempts=env_number(env, "GATEWAY_ASYNC_MAX_ATTEMPTS", "3", int, 1),
+        retry_delay=env_number(env, "GATEWAY_RETRY_DELAY", "1.0", float, 0),
+        retry_max_wait=env_number(env, "GATEWAY_RETRY_MAX_WAIT", "60", float, 0),
+        callback_timeout=env_number(env, "GATEWAY_CALLBACK_TIMEOUT", "10", float, 0.1),
+        max_body_bytes=env_number(env, "GATEWAY_MAX_BODY_BYTES", str(64 * 1024 * 1024), int, 1024),
     )
