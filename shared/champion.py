@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import requests
@@ -26,6 +27,9 @@ import requests
 from shared.errors import ServiceUnavailable, UpstreamError
 from shared.schema import cover_type_name
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from shared.fast_pipeline import FastPipeline
 
 log = logging.getLogger(__name__)
 METRIC_TAGS = ("accuracy", "f1_weighted")
@@ -53,6 +57,7 @@ class Champion:
     labels: list[str]
     loaded_at: str
     has_proba: bool
+    fast: FastPipeline | None = None  # the numpy-only path through the pipeline, when it has one
 
     def describe(self) -> dict:
         tags = self.info.tags
@@ -193,12 +198,16 @@ def load_champion(registry: Registry, info: VersionInfo) -> Champion:
 
 
 def champion_of(info: VersionInfo, pipeline) -> Champion:
+    from shared.fast_pipeline import FastPipeline  # here, not at the top: the UI and demo need no sklearn
+
+    has_proba = hasattr(pipeline, "predict_proba")
     classes = [c.item() if hasattr(c, "item") else c for c in getattr(pipeline, "classes_", [])]
     return Champion(
         info=info, pipeline=pipeline, classes=classes,
         labels=[cover_type_name(int(c)) if _is_int(c) else str(c) for c in classes],
         loaded_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        has_proba=hasattr(pipeline, "predict_proba"),
+        has_proba=has_proba,
+        fast=FastPipeline.compile(pipeline) if has_proba else None,
     )
 
 

@@ -22,6 +22,22 @@ import pandas as pd
 from shared.schema import CATEGORIES, FEATURES, NUMERIC_FEATURES, NUMERIC_RANGES
 
 
+class FixedHolder:
+    """Stands in for the registry boundary only: always the same champion."""
+
+    def __init__(self, champion):
+        self.champion = champion
+
+    def current(self):
+        return self.champion
+
+    def status(self):
+        return {**self.champion.describe(), "status": "ok"}
+
+    def stop(self):
+        pass
+
+
 def sample_records(count: int, seed: int = 0) -> list[dict]:
     """Valid records inside the schema's ranges; numbers as ints, as a client would send them."""
     rng = np.random.default_rng(seed)

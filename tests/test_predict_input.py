@@ -17,26 +17,10 @@ from shared.predict_input import parse_body, validate_records
 from shared.predict_service import PredictService
 from shared.schema import CATEGORIES, FEATURES, NUMERIC_RANGES
 from shared.settings import load_settings
-from tests.predict_support import build_pipeline, sample_records
+from tests.predict_support import FixedHolder, build_pipeline, sample_records
 
 MAX_ROWS = 40
 MAX_BYTES = 16_000
-
-
-class FixedHolder:
-    """Stands in for the registry boundary only: always the same champion."""
-
-    def __init__(self, champion):
-        self.champion = champion
-
-    def current(self):
-        return self.champion
-
-    def status(self):
-        return {**self.champion.describe(), "status": "ok"}
-
-    def stop(self):
-        pass
 
 
 @pytest.fixture(scope="module")

@@ -31,12 +31,23 @@ def function_env(stack_env: dict[str, str], model_name: str) -> dict[str, str]:
     return {**stack_env, "MODEL_NAME": model_name, "MODEL_POLL_SECONDS": str(POLL_SECONDS)}
 
 
-def test_predictions_equal_the_in_process_champion(stack_env, tmp_path):
+def trained_booster():
+    """A champion as training makes it (the family that wins on the stand-in's data)."""
+    from infra.data_api.synthetic import generate
+    from shared.dataset import frame_from_rows
+    from shared.training import prepare, train_candidate
+
+    return train_candidate("hist_gradient_boosting", prepare(frame_from_rows(generate(3000, seed=5)))).pipeline
+
+
+@pytest.mark.parametrize("family", ["random_forest", "hist_gradient_boosting"])
+def test_predictions_equal_the_in_process_champion(stack_env, tmp_path, family):
     name = unique_name("predict-equal")
-    version, pipeline = register_model(stack_env["MLFLOW_TRACKING_URI"], name, seed=5)
+    own = trained_booster() if family == "hist_gradient_boosting" else None
+    version, pipeline = register_model(stack_env["MLFLOW_TRACKING_URI"], name, family=family, seed=5, pipeline=own)
     records = sample_records(60, seed=21)
     expected = pipeline.predict(pd.DataFrame(records, columns=list(FEATURES))).tolist()
-    expected_proba = pipeline.predict_proba(pd.DataFrame(records[:1], columns=list(FEATURES)))[0]
+    expected_proba = pipeline.predict_proba(pd.DataFrame(records, columns=list(FEATURES)))
     with predict_process(function_env(stack_env, name), tmp_path / "predict.log") as url:
         batch = requests.post(url, json={"instances": records}, timeout=30)
         singles = [requests.post(url, json=record, timeout=30).json() for record in records[:10]]
@@ -47,10 +58,10 @@ def test_predictions_equal_the_in_process_champion(stack_env, tmp_path):
     assert [p["cover_type"] for p in batch.json()["predictions"]] == expected
     assert [s["predictions"][0]["cover_type"] for s in singles] == expected[:10]
     assert as_csv.json()["predictions"] == batch.json()["predictions"]
-    first = batch.json()["predictions"][0]["probabilities"]
-    assert [first[str(c)] for c in pipeline.classes_] == pytest.approx(list(expected_proba), abs=1e-6)
-    assert batch.json()["model"] == {"name": name, "version": version, "run_id": info["run_id"],
-                                     "family": "random_forest"}
+    for prediction, row in zip(batch.json()["predictions"], expected_proba, strict=True):
+        assert [prediction["probabilities"][str(c)] for c in pipeline.classes_] == pytest.approx(list(row), abs=1e-6)
+    assert [s["predictions"][0] for s in singles] == batch.json()["predictions"][:10]
+    assert batch.json()["model"] == {"name": name, "version": version, "run_id": info["run_id"], "family": family}
     assert info["status"] == "ok" and info["version"] == version
     assert info["metrics"] == {"accuracy": 0.9, "f1_weighted": 0.89} and info["loaded_at"]
 
