@@ -16,8 +16,8 @@ STACK_FILE = ROOT / "stack.yml"
 KIT = ROOT / "infra" / "faasd"
 # consumed by of-watchdog in the container (and exec_timeout by our gateway locally)
 WATCHDOG_SETTINGS = {"read_timeout", "write_timeout", "exec_timeout"}
-# read by libraries, not by our code: OpenMP's thread count, mlflow's telemetry switch
-LIBRARY_SETTINGS = {"OMP_NUM_THREADS", "MLFLOW_DISABLE_TELEMETRY"}
+# read by libraries, not by our code: OpenMP's thread count and spin-wait, mlflow's telemetry switch
+LIBRARY_SETTINGS = {"OMP_NUM_THREADS", "GOMP_SPINCOUNT", "MLFLOW_DISABLE_TELEMETRY"}
 FUNCTIONS = ("fetch-batch", "train-model", "predict")
 
 
