@@ -77,7 +77,7 @@ class FastPipeline:
         if "n_jobs" in model.get_params(deep=False):
             # joblib's thread pool costs ~20 ms per call here, more than the forest's 50 trees
             model.set_params(n_jobs=1)
-        trees = TreeWalk.of(model) if isinstance(model, HistGradientBoostingClassifier) else None
+        trees = TreeWalk(model) if isinstance(model, HistGradientBoostingClassifier) else None
         return cls(blocks, model, trees)
 
     def predict_proba(self, columns: Columns, count: int) -> np.ndarray:
@@ -90,10 +90,9 @@ class FastPipeline:
         columns = probe_columns(PROBE_ROWS)
         expected = pipeline.predict_proba(pd.DataFrame(columns, columns=list(FEATURES)))
         worst = 0.0
-        for start, stop in ((0, 1), (0, TREE_WALK_MAX_ROWS), (0, PROBE_ROWS)):  # both tree paths
-            part = {name: values[start:stop] for name, values in columns.items()}
-            got = self.predict_proba(part, stop - start)
-            worst = max(worst, float(np.abs(got - expected[start:stop]).max()))
+        for count in (1, TREE_WALK_MAX_ROWS, PROBE_ROWS):  # the tree walk and the booster's own loop
+            got = self.predict_proba({name: values[:count] for name, values in columns.items()}, count)
+            worst = max(worst, float(np.abs(got - expected[:count]).max()))
         return worst
 
 
@@ -111,7 +110,7 @@ def probe_columns(count: int, seed: int = 0) -> Columns:
 
 
 def _is_dropped(transformer, columns) -> bool:
-    return isinstance(transformer, str) and transformer == "drop" or len(columns) == 0
+    return (isinstance(transformer, str) and transformer == "drop") or len(columns) == 0
 
 
 # --- preprocessing blocks: each returns the transformer's output columns as float64 ---
@@ -154,7 +153,7 @@ def _numeric_block(cast: FunctionTransformer, rest: list, names: list[str]) -> B
     return numeric
 
 
-def _codes(encoder, names: list[str]) -> list[dict[str, int]]:
+def _codes(encoder) -> list[dict[str, int]]:
     if getattr(encoder, "_infrequent_enabled", False):
         raise Unsupported(f"{type(encoder).__name__} with infrequent categories")
     return [{str(category): code for code, category in enumerate(categories)} for categories in encoder.categories_]
@@ -163,7 +162,7 @@ def _codes(encoder, names: list[str]) -> list[dict[str, int]]:
 def _ordinal_block(encoder: OrdinalEncoder, names: list[str]) -> Block:
     if encoder.handle_unknown != "use_encoded_value" or encoder.dtype is not np.float64:
         raise Unsupported("an OrdinalEncoder that errors on unknown categories or is not float64")
-    codes, unknown = _codes(encoder, names), float(encoder.unknown_value)
+    codes, unknown = _codes(encoder), float(encoder.unknown_value)
 
     def ordinal(columns: Columns, count: int) -> np.ndarray:
         values = np.empty((count, len(names)))
@@ -177,7 +176,7 @@ def _ordinal_block(encoder: OrdinalEncoder, names: list[str]) -> Block:
 def _one_hot_block(encoder: OneHotEncoder, names: list[str]) -> Block:
     if encoder.handle_unknown != "ignore" or encoder.drop is not None or encoder.dtype is not np.float64:
         raise Unsupported("a OneHotEncoder that drops, errors on unknown categories or is not float64")
-    codes = _codes(encoder, names)
+    codes = _codes(encoder)
     offsets = np.cumsum([0] + [len(lookup) for lookup in codes])
 
     def one_hot(columns: Columns, count: int) -> np.ndarray:
@@ -201,10 +200,15 @@ class TreeWalk:
     (row, tree) pair on its leaf whatever that leaf's own depth.
     """
 
-    def __init__(self, model: HistGradientBoostingClassifier, nodes: np.ndarray, roots: np.ndarray, depth: int):
+    def __init__(self, model: HistGradientBoostingClassifier):
+        if model.is_categorical_ is not None and model.is_categorical_.any():
+            raise Unsupported("the booster has native categorical features")
+        predictors = [p for iteration in model._predictors for p in iteration]
+        nodes = np.concatenate([p.nodes for p in predictors])
+        sizes = [len(p.nodes) for p in predictors]
         self._model = model
-        self._roots = roots
-        self._depth = depth
+        self._roots = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+        self._depth = int(nodes["depth"].max())
         self._iterations = len(model._predictors)
         self._per_iteration = model.n_trees_per_iteration_
         self._feature = nodes["feature_idx"].astype(np.intp)
@@ -213,19 +217,9 @@ class TreeWalk:
         self._value = nodes["value"]
         here = np.arange(len(nodes))
         leaf = nodes["is_leaf"].astype(bool)
-        offsets = np.repeat(roots, [len(p.nodes) for iteration in model._predictors for p in iteration])
+        offsets = np.repeat(self._roots, sizes)  # a child index is relative to its own tree
         self._left = np.where(leaf, here, nodes["left"].astype(np.intp) + offsets)
         self._right = np.where(leaf, here, nodes["right"].astype(np.intp) + offsets)
-
-    @classmethod
-    def of(cls, model: HistGradientBoostingClassifier) -> TreeWalk:
-        if model.is_categorical_ is not None and model.is_categorical_.any():
-            raise Unsupported("the booster has native categorical features")
-        predictors = [p for iteration in model._predictors for p in iteration]
-        nodes = np.concatenate([p.nodes for p in predictors])
-        sizes = [len(p.nodes) for p in predictors]
-        roots = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
-        return cls(model, nodes, roots, int(nodes["depth"].max()))
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         count, width = features.shape
