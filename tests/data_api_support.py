@@ -8,7 +8,6 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import uvicorn
@@ -16,6 +15,7 @@ import uvicorn
 from infra.data_api.app import create_app
 from infra.data_api.config import DataApiConfig
 from infra.data_api.source import synthetic_source
+from tests.http_support import LoopbackServer, QuietHandler
 
 
 @dataclass
@@ -65,17 +65,16 @@ def stand_in(state_dir: Path, port: int, period: float = 300, rows: int = 581012
         yield url
 
 
-class FakeDataApi:
+class FakeDataApi(LoopbackServer):
     """Answers GET /data with what a test scripts: (status, body bytes, delay seconds) per call;
     the last script entry repeats. Records how many calls it got."""
 
     def __init__(self, port: int, script: list[tuple[int, bytes, float]]):
-        self.port = port
         self.script = script
         self.calls = 0
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):
                 status, body, delay = fake.script[min(fake.calls, len(fake.script) - 1)]
                 fake.calls += 1
@@ -89,20 +88,8 @@ class FakeDataApi:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout test)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
+        super().__init__(Handler, port)
         self.url = f"http://127.0.0.1:{port}"
-
-    def __enter__(self):
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def payload(group: int, batch: int, rows: list[list[str]]) -> bytes:

@@ -8,13 +8,13 @@ import json
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from infra.config import ROOT
 from infra.stack import Stack
+from tests.http_support import LoopbackServer, QuietHandler
 
 FIXTURES = ROOT / "tests" / "fixtures"
 TEST_STACK_FILE = FIXTURES / "stack.yml"
@@ -50,7 +50,7 @@ class Received:
         return json.loads(self.body)
 
 
-class CallbackReceiver:
+class CallbackReceiver(LoopbackServer):
     """A loopback HTTP server recording every POST it gets (the X-Callback-Url target)."""
 
     def __init__(self):
@@ -58,7 +58,7 @@ class CallbackReceiver:
         self._cond = threading.Condition()
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver._cond:
@@ -68,20 +68,8 @@ class CallbackReceiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/done"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> CallbackReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
+        self.url = f"http://127.0.0.1:{self.port}/done"
 
     def for_call(self, call_id: str) -> list[Received]:
         return [c for c in self.calls if c.headers.get("X-Call-Id") == call_id]

@@ -19,10 +19,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 import time
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -34,6 +32,7 @@ from infra.stack import Stack
 from shared.batches import BatchInfo, list_batches, load_batch
 from shared.schema import COLUMNS, FEATURES
 from shared.settings import Settings
+from tests.http_support import LoopbackServer, QuietHandler
 from tests.pipeline_support import pipeline_stack, wait_for
 
 pytestmark = pytest.mark.services
@@ -238,7 +237,7 @@ def faulty(tmp_path_factory):
         yield stack
 
 
-class GarbageDataApi:
+class GarbageDataApi(LoopbackServer):
     """A loopback server on the Data API's port answering everything but the contract, in turn."""
 
     def __init__(self, port: int, group: int, batch: int):
@@ -253,7 +252,7 @@ class GarbageDataApi:
         self.served = 0
         garbage = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):
                 status, kind, body = garbage.answers[garbage.served % len(garbage.answers)]
                 garbage.served += 1
@@ -263,19 +262,7 @@ class GarbageDataApi:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> GarbageDataApi:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler, port)
 
 
 def test_data_api_errors_and_garbage(faulty):
