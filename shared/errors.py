@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+MAX_DETAILS = 100  # an answer lists the first ones and says how many there were (`detail_count`)
+
 
 class PipelineError(RuntimeError):
     status = 500
@@ -25,7 +27,8 @@ class PipelineError(RuntimeError):
     def to_body(self) -> dict:
         body: dict = {"error": self.message}
         if self.details:
-            body["details"] = self.details
+            body["details"] = self.details[:MAX_DETAILS]
+            body["detail_count"] = len(self.details)
         return body
 
 

@@ -30,6 +30,7 @@ import yaml
 import yarl
 from aiohttp import web
 
+from infra.gateway import edges
 from infra.gateway.asyncq import CallQueue, Outcome, RetryPolicy, call_body, new_call, policy_from_annotations
 from infra.gateway.settings import GatewaySettings
 from infra.gateway.stackfile import NAMESPACE, Function, StackFile, function_ports, template_dir
@@ -61,7 +62,7 @@ def split_target(raw_path: str) -> tuple[str, str]:
 
 
 def forwarded_headers(pairs, call_id: str, client: str | None, host: str | None) -> list[tuple[str, str]]:
-    headers = [(k, v) for k, v in pairs if k.lower() not in HOP_BY_HOP]
+    headers = [(k, v) for k, v in pairs if k.lower() not in HOP_BY_HOP and k.lower() not in edges.NOT_FORWARDED]
     headers += [("X-Call-Id", call_id), ("X-Start-Time", str(time.time_ns())),
                 ("X-Forwarded-For", client or ""), ("X-Forwarded-Host", host or "")]
     return headers
@@ -135,8 +136,9 @@ class Gateway:
         call_id = request.headers.get("X-Call-Id") or str(uuid.uuid4())
         headers = forwarded_headers(request.headers.items(), call_id, request.remote, request.host)
         path, query = split_target(request.raw_path)
+        body = await edges.read_body(request, self.settings)
         try:
-            outcome = await self.call(function, request.method, path, query, headers, await request.read())
+            outcome = await self.call(function, request.method, path, query, headers, body)
         except FunctionUnreachable as exc:
             log.warning("%s (call %s)", exc, call_id)
             return web.Response(status=exc.status, text=exc.message, headers={"X-Call-Id": call_id})
@@ -156,7 +158,8 @@ class Gateway:
         call_id = request.headers.get("X-Call-Id") or str(uuid.uuid4())
         headers = forwarded_headers(request.headers.items(), call_id, request.remote, request.host)
         path, query = split_target(request.raw_path)
-        call = new_call(function.name, request.method, path, query, headers, await request.read(), callback, call_id)
+        body = await edges.read_body(request, self.settings)
+        call = new_call(function.name, request.method, path, query, headers, body, callback, call_id)
         self.queue.accept(call)
         return web.Response(status=202, headers={"X-Call-Id": call_id})
 
@@ -277,7 +280,8 @@ def basic_auth(gateway: Gateway, handler: Callable[[web.Request], Awaitable[web.
 
 def create_app(settings: GatewaySettings, stack: StackFile) -> web.Application:
     gateway = Gateway(settings, stack)
-    app = web.Application(client_max_size=settings.max_body_bytes)
+    app = web.Application(client_max_size=settings.max_body_bytes, handler_args=edges.handler_args(settings))
+    edges.install(app)
     app["gateway"] = gateway
     app.on_startup.append(gateway.startup)
     app.on_cleanup.append(gateway.cleanup)

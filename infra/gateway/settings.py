@@ -26,6 +26,8 @@ class GatewaySettings:
     retry_max_wait: float
     callback_timeout: float
     max_body_bytes: int
+    header_timeout: float
+    body_timeout: float
 
     @property
     def queue_dir(self) -> Path:
@@ -47,5 +49,7 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
         retry_delay=env_number(env, "GATEWAY_RETRY_DELAY", "1.0", float, 0),
         retry_max_wait=env_number(env, "GATEWAY_RETRY_MAX_WAIT", "60", float, 0),
         callback_timeout=env_number(env, "GATEWAY_CALLBACK_TIMEOUT", "10", float, 0.1),
-        max_body_bytes=env_number(env, "GATEWAY_MAX_BODY_BYTES", str(64 * 1024 * 1024), int, 1024),
+        max_body_bytes=env_number(env, "GATEWAY_MAX_BODY_BYTES", str(16 * 1024 * 1024), int, 1024),
+        header_timeout=env_number(env, "GATEWAY_HEADER_TIMEOUT", "15", float, 0.1),
+        body_timeout=env_number(env, "GATEWAY_BODY_TIMEOUT", "30", float, 0.1),
     )
