@@ -15,6 +15,7 @@ import requests
 from shared import batches
 from shared.dataset import frame_from_rows
 from shared.errors import BadRequest, ServiceUnavailable, UpstreamError
+from shared.http import parse_json
 from shared.settings import Settings
 
 # the real API's answer once a group's last batch has been served
@@ -23,6 +24,7 @@ ALL_COLLECTED = "Ya se recolectó toda la información minima necesaria"
 # again once its period ends, so a short MinIO outage is waited out (within the
 # function's 60 s timeout) rather than lose the batch
 STORE_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)
+MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a batch is ~0.6 MB of JSON
 
 
 def fetch_batch(settings: Settings) -> dict:
@@ -95,10 +97,11 @@ def call_data_api(settings: Settings) -> dict | None:
 
 def interpret(response: requests.Response, url: str) -> dict | None:
     try:
-        body = response.json()
-    except ValueError:
+        body = parse_json(response.content, max_bytes=MAX_ANSWER_BYTES, what="Data API answer")
+    except BadRequest as exc:
         raise UpstreamError(
-            f"Data API at {url} answered {response.status_code} with a body that is not JSON: {excerpt(response.text)}"
+            f"Data API at {url} answered {response.status_code} with a body that is not JSON we can use "
+            f"({exc.message}): {excerpt(response.text)}"
         ) from None
     detail = body.get("detail") if isinstance(body, dict) else None
     if response.status_code == 400 and isinstance(detail, str) and same_text(detail, ALL_COLLECTED):

@@ -25,6 +25,7 @@ from aiohttp import web
 from infra.gateway.settings import GatewaySettings
 
 CHUNK_BYTES = 64 * 1024
+LINGER_SECONDS = 2.0  # after refusing a body, how long its rest is read and dropped (aiohttp's default: 10)
 SERVER_NAME = "gateway"
 # inflater window bits per Content-Encoding: gzip framing, zlib framing (what "deflate" means in HTTP)
 WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
@@ -37,8 +38,8 @@ NOT_FORWARDED = frozenset((
 
 
 def handler_args(settings: GatewaySettings) -> dict:
-    """aiohttp server options: no automatic inflating, and the head/idle timeout."""
-    return {"auto_decompress": False, "keepalive_timeout": settings.header_timeout}
+    """aiohttp server options: no automatic inflating, the head/idle timeout, a short linger."""
+    return {"auto_decompress": False, "keepalive_timeout": settings.header_timeout, "lingering_time": LINGER_SECONDS}
 
 
 def too_large(limit: int) -> web.HTTPRequestEntityTooLarge:

@@ -14,7 +14,9 @@ traceback goes to the function's log, never to the caller.
 Slow clients: a connection idle for FUNCTION_IDLE_TIMEOUT seconds is closed (waitress's
 channel_timeout), and so is one whose request (head and body) has not fully arrived
 FUNCTION_READ_TIMEOUT seconds after its first byte, however steadily it trickles in
-(waitress itself only counts idle time). Answers carry no Server header.
+(waitress itself only counts idle time). Answers carry no Server header. The
+`X-Forwarded-For` / `-Host` headers are believed only from FUNCTION_TRUSTED_PROXY (the
+gateway, on loopback) and dropped from anyone else.
 """
 
 from __future__ import annotations
@@ -134,6 +136,10 @@ def serve(app) -> None:
         channel_timeout=idle,
         cleanup_interval=1,  # how often both timeouts are checked
         max_request_body_size=int(os.getenv("FUNCTION_MAX_BODY_BYTES", str(64 * 1024 * 1024))),
+        # the gateway (or of-watchdog) in front sets these; waitress drops them from anyone else
+        trusted_proxy=os.getenv("FUNCTION_TRUSTED_PROXY", "127.0.0.1"),
+        trusted_proxy_count=1,
+        trusted_proxy_headers={"x-forwarded-for", "x-forwarded-host"},
     )
     server.run()
 
