@@ -72,17 +72,30 @@ async def read_body(request: web.Request, settings: GatewaySettings) -> bytes:
 
 async def _collect(request: web.Request, inflater, limit: int) -> bytes:
     body = bytearray()
+    try:
+        return await _fill(body, request, inflater, limit)
+    finally:
+        body.clear()  # the traceback of a refusal would otherwise keep up to `limit` bytes alive
+
+
+async def _fill(body: bytearray, request: web.Request, inflater, limit: int) -> bytes:
     async for chunk in request.content.iter_chunked(CHUNK_BYTES):
-        if inflater is not None:
-            # at most one byte past the cap: enough to know the body is too large
-            chunk = inflater.decompress(chunk, limit - len(body) + 1)
-            if inflater.unconsumed_tail:
+        pending = chunk
+        while pending:  # in steps of CHUNK_BYTES: no large piece outlives a refusal
+            if inflater is None:
+                piece, pending = pending, b""
+            else:
+                piece = inflater.decompress(pending, CHUNK_BYTES)
+                pending = inflater.unconsumed_tail
+            body += piece
+            if len(body) > limit:
                 raise too_large(limit)
-        body += chunk
+    if inflater is not None:
+        if not inflater.eof and (body or request.content_length):
+            raise zlib.error("truncated stream")
+        body += inflater.flush()
         if len(body) > limit:
             raise too_large(limit)
-    if inflater is not None and not inflater.eof and (body or request.content_length):
-        raise zlib.error("truncated stream")
     return bytes(body)
 
 

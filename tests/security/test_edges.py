@@ -2,8 +2,10 @@
 
 Gateway-level cases run against the real gateway and function processes: the runtime
 tests' own stack (tests/fixtures/stack.yml, the `echo` function) with short timeouts, and
-the real pipeline functions behind the session `gateway` fixture. Input rules are
-checked on the parsers directly, as tables.
+the project's stack.yml (fetch-batch, train-model, predict). That second stack has no
+databases: each refusal here must come before any store is touched, and an answer that
+needed MinIO or MLflow would fail the test. Input rules are checked on the parsers
+directly, as tables.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from infra.config import ROOT
 from infra.gateway.stackfile import function_ports, load_stack_file
 from shared.errors import BadRequest, InvalidInput, PayloadTooLarge
 from shared.http import parse_json
@@ -33,13 +36,26 @@ SHORT_TIMEOUTS = {
     "FUNCTION_READ_TIMEOUT": str(TIMEOUT), "FUNCTION_IDLE_TIMEOUT": str(TIMEOUT),
 }
 MB = 1024 * 1024
-DEEP = b"[" * 100_000 + b"]" * 100_000  # RecursionError in the standard library's json
+DEEP = b"[" * 2000 + b"]" * 2000  # RecursionError in the standard library's json, past orjson's own limit too
+NESTED = b'{"a": ' * 100 + b"1" + b"}" * 100  # parsed by orjson, deeper than our limit
 
 
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory):
     with runtime_stack(tmp_path_factory.mktemp("edges"), env=SHORT_TIMEOUTS) as started:
         yield started
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """The pipeline's own functions behind the gateway, without MariaDB, MinIO or MLflow."""
+    with runtime_stack(tmp_path_factory.mktemp("edges-pipeline"), stack_file=ROOT / "stack.yml") as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def gateway(pipeline) -> str:
+    return pipeline.config.url("gateway")
 
 
 @pytest.fixture(scope="module")
@@ -182,28 +198,30 @@ def basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-def test_force_with_only_the_webhook_token_is_refused(stack, gateway):
-    token = stack.config.secret("minio-webhook-token")
+def test_force_with_only_the_webhook_token_is_refused(pipeline, gateway):
+    token = pipeline.config.secret("minio-webhook-token")
     response = requests.post(f"{gateway}/function/train-model", data=b'{"force": true}',
                              headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert response.status_code == 403, response.text
     assert response.json()["details"][0]["field"] == "force"
 
 
+@pytest.mark.parametrize("body", [DEEP, NESTED], ids=["2000-levels", "100-levels"])
 @pytest.mark.parametrize(
     ("function", "auth"),
     [("predict", None), ("train-model", "webhook"), ("train-model", "admin"), ("fetch-batch", None)],
 )
-def test_deep_json_is_400_on_every_function(stack, gateway, function, auth):
+def test_deep_json_is_400_on_every_function(pipeline, gateway, function, auth, body):
+    secret = pipeline.config.secret
     headers = {"Content-Type": "application/json"}
     if auth == "webhook":
-        headers["Authorization"] = f"Bearer {stack.config.secret('minio-webhook-token')}"
+        headers["Authorization"] = f"Bearer {secret('minio-webhook-token')}"
     elif auth == "admin":
-        headers["Authorization"] = basic(stack.config.secret("basic-auth-user"),
-                                         stack.config.secret("basic-auth-password"))
-    response = requests.post(f"{gateway}/function/{function}", data=DEEP, headers=headers, timeout=60)
+        headers["Authorization"] = basic(secret("basic-auth-user"), secret("basic-auth-password"))
+    response = requests.post(f"{gateway}/function/{function}", data=body, headers=headers, timeout=60)
     assert response.status_code == 400, response.text
-    assert "nested deeper" in response.json()["error"]
+    assert response.json()["details"][0]["field"] == "body"
+    assert "depth" in response.json()["error"] or "nested deeper" in response.json()["error"]
 
 
 @pytest.mark.parametrize("method", ["DELETE", "PUT", "PATCH", "OPTIONS", "HEAD"])
@@ -216,7 +234,7 @@ def test_fetch_batch_takes_only_post_and_get(gateway, method):
 @pytest.mark.parametrize(
     ("body", "error"),
     [
-        (DEEP, BadRequest),
+        (b"[" * 100_000 + b"]" * 100_000, BadRequest),
         (b"[" * 33 + b"]" * 33, BadRequest),
         (b'{"a": ' * 40 + b"1" + b"}" * 40, BadRequest),
         (b"{", BadRequest),
@@ -226,7 +244,7 @@ def test_fetch_batch_takes_only_post_and_get(gateway, method):
 )
 def test_parse_json_refuses(body, error):
     with pytest.raises(error) as caught:
-        parse_json(body, max_bytes=1000)
+        parse_json(body, max_bytes=1000 if error is PayloadTooLarge else 10**6)
     assert caught.value.status in (400, 413) and caught.value.details[0]["field"] == "body"
 
 
