@@ -14,7 +14,7 @@ import orjson
 from shared.errors import BadRequest, PayloadTooLarge
 
 MAX_DEPTH = 32  # our bodies nest 3 (predict) to 6 (a MinIO event) levels deep
-CONTAINERS = (dict, list)
+CONTAINERS = frozenset((dict, list))  # what orjson builds
 
 
 def parse_json(body: bytes | str | None, *, max_bytes: int, max_depth: int = MAX_DEPTH, what: str = "body"):
@@ -36,12 +36,16 @@ def parse_json(body: bytes | str | None, *, max_bytes: int, max_depth: int = MAX
 
 def depth_over(value: object, limit: int) -> bool:
     """Whether `value` nests containers more than `limit` deep; level by level, no recursion."""
-    level = [value] if isinstance(value, CONTAINERS) else []
+    level = [value] if type(value) in CONTAINERS else []
     depth = 0
     while level:
         depth += 1
         if depth > limit:
             return True
-        level = [child for node in level for child in (node.values() if type(node) is dict else node)
-                 if type(child) in CONTAINERS]
+        deeper = []
+        for node in level:
+            children = node.values() if type(node) is dict else node
+            if not CONTAINERS.isdisjoint(map(type, children)):  # the common leaf case stays in C
+                deeper += [child for child in children if type(child) in CONTAINERS]
+        level = deeper
     return False
