@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import zlib
 
-from aiohttp import web
+from aiohttp import web, web_response
 
 from infra.gateway.settings import GatewaySettings
 
@@ -104,4 +104,7 @@ async def hide_server_version(request: web.Request, response: web.StreamResponse
 
 
 def install(app: web.Application) -> None:
+    # aiohttp's own answers to malformed requests skip on_response_prepare and name
+    # "Python/3.x aiohttp/3.x"; this module-level default is the one way to reach them
+    web_response.SERVER_SOFTWARE = SERVER_NAME
     app.on_response_prepare.append(hide_server_version)
