@@ -23,7 +23,8 @@ import requests
 
 from infra.config import ROOT
 from infra.gateway.stackfile import function_ports, load_stack_file
-from shared.errors import BadRequest, InvalidInput, PayloadTooLarge
+from shared.collect import interpret
+from shared.errors import BadRequest, InvalidInput, PayloadTooLarge, UpstreamError
 from shared.http import parse_json
 from shared.predict_input import parse_body, validate_records
 from shared.schema import CATEGORIES, FEATURES
@@ -240,6 +241,14 @@ def test_deep_json_is_400_on_every_function(pipeline, gateway, function, auth, b
 def test_fetch_batch_takes_only_post_and_get(gateway, method):
     response = requests.request(method, f"{gateway}/function/fetch-batch", timeout=30)
     assert response.status_code == 405, response.text
+
+
+def test_deep_json_from_the_data_api_is_an_upstream_error():
+    answer = requests.Response()
+    answer.status_code, answer._content = 200, DEEP
+    with pytest.raises(UpstreamError) as caught:
+        interpret(answer, "http://127.0.0.1:1/data")
+    assert caught.value.status == 502 and "Data API" in caught.value.message
 
 
 # --- the JSON helper ----------------------------------------------------------------------------
