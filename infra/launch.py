@@ -120,10 +120,16 @@ def ui(config: StackConfig) -> Command:
 
 
 def cron(config: StackConfig) -> Command:
-    crontab = config.state_dir / "cron" / "crontab"
-    env = {**os.environ, **config.service_env()}
-    subprocess.run([str(config.python), "-m", "infra.cron", "crontab", str(crontab)], check=True, env=env, stdout=sys.stderr)
-    return [_binary(config, "supercronic"), "-passthrough-logs", str(crontab)], {}
+    """OpenFaaS's cron-connector: it lists the gateway's functions every `rebuild_interval`
+    and calls each `topic: cron-function` one on its `schedule` annotation, with basic auth
+    from the stack's secret files (basic-auth-user, basic-auth-password)."""
+    env = {
+        "gateway_url": config.url("gateway"),
+        "basic_auth": "true",
+        "secret_mount_path": str(config.secrets_dir),
+        "rebuild_interval": os.environ.get("CRON_REBUILD_INTERVAL", "3s"),
+    }
+    return [_binary(config, "cron-connector")], env
 
 
 def data_api(config: StackConfig) -> Command:

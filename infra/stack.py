@@ -23,6 +23,7 @@ from minio.notificationconfig import NotificationConfig, PrefixFilterRule, Queue
 from infra.config import ROOT, StackConfig, ensure_secrets, load_stack_config
 from infra.gateway import runtime
 from infra.launch import MINIO_WEBHOOK_ID
+from infra.schedule import check_schedules
 from shared.errors import ConfigError, PipelineError, ServiceUnavailable
 from shared.health import CHECKS, minio_client
 from shared.settings import Settings, load_settings
@@ -35,7 +36,7 @@ SERVICES: list[tuple[str, tuple[str, ...], float]] = [
     ("data-api", ("data-api",), 60),  # the course Data API's stand-in (infra/data_api)
     ("functions", (), 60),  # one supervisord program per function of stack.yml (infra/gateway/runtime.py)
     ("gateway", ("gateway",), 30),
-    ("cron", (), 15),  # supercronic firing stack.yml's cron-functions through the gateway (infra/cron.py)
+    ("cron", (), 15),  # OpenFaaS's cron-connector, calling stack.yml's cron-functions through the gateway
     ("ui", ("ui",), 30),
 ]
 
@@ -96,6 +97,8 @@ class Stack:
     # --- up / down -----------------------------------------------------------------------
     def up(self, services: Iterable[str] | None = None, progress: Callable[[str], None] = print) -> None:
         wanted = list(services) if services is not None else [name for name, _, _ in SERVICES]
+        if "cron" in wanted:
+            check_schedules(runtime.read_stack(self.config))
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         ensure_secrets(self.config)
         if not self.supervisor_running():
@@ -148,7 +151,7 @@ class Stack:
             ports = runtime.function_ports(runtime.read_stack(self.config), self.config.ports["functions"])
             return ", ".join(f"{fn} :{port}" for fn, port in ports.items())
         if name == "cron":
-            return f"crontab {self.config.state_dir / 'cron' / 'crontab'}"
+            return f"cron-connector -> {self.config.url('gateway')}"
         if name == "mysql":
             return f"{self.config.host}:{self.config.ports['mysql']} (socket {self.config.mysql_socket})"
         if name == "minio":
@@ -200,7 +203,7 @@ def probe_mysql_socket(stack: Stack) -> None:
 
 def probe_cron(stack: Stack) -> None:
     if stack.state_of("cron") != "RUNNING":
-        raise ServiceUnavailable("supercronic is not running")
+        raise ServiceUnavailable("cron-connector is not running")
 
 
 PROBES: dict[str, Callable[[Stack], None]] = {

@@ -118,13 +118,13 @@ def wait_trained_once(stack: Stack, timeout: float) -> dict:
 
 
 def cron_answers(stack: Stack) -> list[str]:
-    """The status codes of fetch-batch in the cron log, in order ('-' when the gateway was not reached)."""
+    """fetch-batch's status codes in cron-connector's log, in order ('-' when the gateway was not reached)."""
     log = stack.config.logs_dir / "cron.log"
     answers = []
     for line in log.read_text(errors="replace").splitlines() if log.exists() else []:
-        if "cron: fetch-batch -> " in line:
-            answers.append(line.split("cron: fetch-batch -> ", 1)[1].split()[0])
-        elif "cron: fetch-batch not reached" in line:
+        if "Response: fetch-batch [" in line:
+            answers.append(line.split("Response: fetch-batch [", 1)[1].split("]")[0])
+        elif "unable to invoke fetch-batch" in line:
             answers.append("-")
     return answers
 
