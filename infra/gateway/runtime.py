@@ -7,8 +7,9 @@ loopback port (FUNCTIONS_PORT_BASE + its position in stack.yml), with its
 declares, as an OpenFaaS provider mounts them. The supervisord program for function
 `predict` is `fn-predict`; `autorestart` brings a crashed function back.
 
-Where the real of-watchdog is available, it goes between the gateway and index.py:
-it listens on the function's port and index.py moves to its upstream_url.
+No of-watchdog goes in front here (it binds port 8081 on every interface, so it needs a
+network namespace of its own; see README, "The OpenFaaS tools"): the tests run each
+function's shrinkwrapped build behind the real watchdog instead (tests/test_watchdog_contract.py).
 """
 
 from __future__ import annotations
