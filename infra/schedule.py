@@ -57,7 +57,7 @@ def schedule_ok(schedule: str) -> bool:
     if text.startswith("@"):
         return text in DESCRIPTORS
     fields = text.split()
-    return len(fields) == len(_FIELDS) and all(_field_ok(f, *spec) for f, spec in zip(fields, _FIELDS))
+    return len(fields) == len(_FIELDS) and all(_field_ok(f, *spec) for f, spec in zip(fields, _FIELDS, strict=True))
 
 
 def cron_functions(stack: StackFile) -> dict[str, str]:

@@ -32,6 +32,7 @@ from infra.stack import Stack
 from shared.batches import BatchInfo, list_batches, load_batch
 from shared.schema import COLUMNS, FEATURES
 from shared.settings import Settings
+from tests.faas_cli_support import FaasCli
 from tests.http_support import LoopbackServer, QuietHandler
 from tests.pipeline_support import pipeline_stack, wait_for
 
@@ -152,7 +153,7 @@ def e2e(tmp_path_factory):
         yield stack
 
 
-def test_empty_state_to_a_serving_champion(e2e):
+def test_empty_state_to_a_serving_champion(e2e, tmp_path):
     settings = e2e.settings()
     assert champion_version(settings) is None
     up = time.monotonic() - e2e.started_at
@@ -161,18 +162,22 @@ def test_empty_state_to_a_serving_champion(e2e):
     found = wait_trained_once(e2e, 240)
     assert_batches_intact(settings, list(range(1, BATCHES + 1)))
     records = [dict(zip(FEATURES, row, strict=False)) for row in load_batch(settings, settings.group_number, 3)["rows"][:20]]
-    answers = assert_gateway_answers_as_the_champion(e2e.config.url("gateway"), settings, records, found["champion"])
+    cli = FaasCli(e2e.config.url("gateway"), tmp_path / "openfaas")
+    answers = assert_gateway_answers_as_the_champion(cli, settings, records, found["champion"])
     total = time.monotonic() - e2e.started_at
     summary("none (demo cycle)", f"stack up {up:.0f} s, 10 batches at {collected:.0f} s, champion v{found['champion']} "
-            f"serving at {total:.0f} s; {answers} answers through the gateway equal the champion's", "nothing")
+            f"serving at {total:.0f} s; {answers} answers through the gateway (HTTP and faas-cli invoke) equal the "
+            "champion's", "nothing")
 
 
-def assert_gateway_answers_as_the_champion(gateway: str, settings: Settings, records: list[dict], version: str) -> int:
+def assert_gateway_answers_as_the_champion(cli: FaasCli, settings: Settings, records: list[dict], version: str) -> int:
+    """Answers through the gateway, by HTTP (one record, a batch, CSV) and by `faas-cli invoke predict`,
+    equal the champion's own predictions."""
     import mlflow
     import numpy as np
     import pandas as pd
 
-    url = f"{gateway}/function/predict"
+    url = f"{cli.gateway}/function/predict"
     single = post_ok(url, json=SAMPLE)
     many = post_ok(url, json={"instances": records})
     buffer = io.StringIO()
@@ -180,7 +185,9 @@ def assert_gateway_answers_as_the_champion(gateway: str, settings: Settings, rec
     writer.writeheader()
     writer.writerows(records)
     from_csv = post_ok(url, data=buffer.getvalue().encode(), headers={"Content-Type": "text/csv"})
-    for answer in (single, many, from_csv):
+    invoked = json.loads(cli("invoke", "predict", "--content-type", "application/json",
+                             input=json.dumps({"instances": records})).stdout)
+    for answer in (single, many, from_csv, invoked):
         assert answer["model"]["version"] == version and answer["model"]["name"] == settings.model_name
 
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
@@ -191,10 +198,12 @@ def assert_gateway_answers_as_the_champion(gateway: str, settings: Settings, rec
     served = single["predictions"] + many["predictions"]
     assert [p["cover_type"] for p in served] == expected_classes
     assert [p["cover_type"] for p in from_csv["predictions"]] == expected_classes[1:]
+    assert invoked["predictions"] == many["predictions"]
+    assert [p["cover_type"] for p in invoked["predictions"]] == expected_classes[1:]
     keys = [str(c) for c in model.classes_]
     served_proba = np.array([[p["probabilities"][k] for k in keys] for p in served])
     assert np.allclose(served_proba, expected_proba, atol=1e-6)
-    return len(served) + len(from_csv["predictions"])
+    return len(served) + len(from_csv["predictions"]) + len(invoked["predictions"])
 
 
 def post_ok(url: str, **kwargs) -> dict:
