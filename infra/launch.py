@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 
 from infra.config import StackConfig, load_stack_config
+from infra.schedule import rebuild_interval
 from shared.errors import ConfigError
 
 Command = tuple[list[str], dict[str, str]]
@@ -127,7 +128,7 @@ def cron(config: StackConfig) -> Command:
         "gateway_url": config.url("gateway"),
         "basic_auth": "true",
         "secret_mount_path": str(config.secrets_dir),
-        "rebuild_interval": os.environ.get("CRON_REBUILD_INTERVAL", "3s"),
+        "rebuild_interval": rebuild_interval(os.environ),
     }
     return [_binary(config, "cron-connector")], env
 

@@ -9,6 +9,7 @@ does not parse (a seconds field, a typo). `make up` refuses such a schedule inst
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from infra.gateway.stackfile import StackFile
 from shared.errors import ConfigError
@@ -58,6 +59,14 @@ def schedule_ok(schedule: str) -> bool:
         return text in DESCRIPTORS
     fields = text.split()
     return len(fields) == len(_FIELDS) and all(_field_ok(f, *spec) for f, spec in zip(fields, _FIELDS, strict=True))
+
+
+def rebuild_interval(env: Mapping[str, str]) -> str:
+    """CRON_REBUILD_INTERVAL (default 3s): how often cron-connector re-reads the gateway's functions."""
+    value = env.get("CRON_REBUILD_INTERVAL", "3s").strip()
+    if not _GO_DURATION.fullmatch(value) or value.startswith("-") or value == "0":
+        raise ConfigError(f"CRON_REBUILD_INTERVAL={value!r} is invalid: use a duration such as 3s or 1m")
+    return value
 
 
 def cron_functions(stack: StackFile) -> dict[str, str]:

@@ -23,7 +23,7 @@ from minio.notificationconfig import NotificationConfig, PrefixFilterRule, Queue
 from infra.config import ROOT, StackConfig, ensure_secrets, load_stack_config
 from infra.gateway import runtime
 from infra.launch import MINIO_WEBHOOK_ID
-from infra.schedule import check_schedules
+from infra.schedule import check_schedules, rebuild_interval
 from shared.errors import ConfigError, PipelineError, ServiceUnavailable
 from shared.health import CHECKS, minio_client
 from shared.settings import Settings, load_settings
@@ -98,6 +98,7 @@ class Stack:
     def up(self, services: Iterable[str] | None = None, progress: Callable[[str], None] = print) -> None:
         wanted = list(services) if services is not None else [name for name, _, _ in SERVICES]
         if "cron" in wanted:
+            rebuild_interval(os.environ)
             check_schedules(runtime.read_stack(self.config))
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         ensure_secrets(self.config)

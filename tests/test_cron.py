@@ -12,7 +12,7 @@ import requests
 
 from infra.config import ROOT
 from infra.gateway.stackfile import load_stack_file
-from infra.schedule import check_schedules, cron_functions, schedule_ok
+from infra.schedule import check_schedules, cron_functions, rebuild_interval, schedule_ok
 from infra.stack import Stack
 from shared.errors import ConfigError
 from tests.runtime_support import FIXTURES, runtime_stack
@@ -66,6 +66,13 @@ def test_a_schedule_it_would_skip_is_refused_by_name(tmp_path):
     stack = load_stack_file(write_stack(tmp_path), {"TICK_SCHEDULE": "*/10 * * * * *"})
     with pytest.raises(ConfigError, match=r"^function ticker in stack.yml: schedule '\*/10 \* \* \* \* \*' would be skipped"):
         check_schedules(stack)
+
+
+@pytest.mark.parametrize("value", ["3", "soon", "-1s", "0"])
+def test_a_bad_rebuild_interval_is_named(value):
+    with pytest.raises(ConfigError, match=r"^CRON_REBUILD_INTERVAL=.* use a duration such as 3s"):
+        rebuild_interval({"CRON_REBUILD_INTERVAL": value})
+    assert rebuild_interval({}) == "3s" and rebuild_interval({"CRON_REBUILD_INTERVAL": "1m"}) == "1m"
 
 
 def test_make_up_refuses_it_with_one_line_before_starting_anything(tmp_path):
