@@ -113,6 +113,11 @@ class Registry:
             tags={tag["key"]: tag["value"] for tag in version.get("tags", [])},
         )
 
+    def run_params(self, run_id: str) -> dict[str, str]:
+        """The parameters of the run that logged a version (its training batches among them)."""
+        run = _json(self._get("/api/2.0/mlflow/runs/get", {"run_id": run_id}), "reading the champion's run")
+        return {param["key"]: param["value"] for param in run.get("run", {}).get("data", {}).get("params", [])}
+
     def artifact_uri(self, info: VersionInfo) -> str:
         response = self._get(
             "/api/2.0/mlflow/model-versions/get-download-uri", {"name": info.name, "version": info.version}

@@ -12,7 +12,7 @@ import unicodedata
 
 import requests
 
-from shared import batches
+from shared import batches, quality
 from shared.dataset import frame_from_rows
 from shared.errors import BadRequest, ServiceUnavailable, UpstreamError
 from shared.http import parse_json
@@ -40,6 +40,10 @@ def fetch_batch(settings: Settings) -> dict:
         }
     batch, rows = validate_payload(payload, group)
     result = store_fetched(settings, group, batch, rows)
+    return {**stored_summary(settings, group, batch, rows, result), "quality": quality_summary(settings, group, batch)}
+
+
+def stored_summary(settings: Settings, group: int, batch: int, rows: list, result: batches.StoreResult) -> dict:
     return {
         "group_number": group, "batch_number": batch, "complete": False, "stored": result.stored,
         "reason": "stored" if result.stored else "already stored",
@@ -47,6 +51,19 @@ def fetch_batch(settings: Settings) -> dict:
         "checksum_sha256": result.info.checksum_sha256, "fetched_at": result.info.fetched_at,
         "source": result.info.source,
     }
+
+
+def quality_summary(settings: Settings, group: int, batch: int) -> dict:
+    """The batch's data-quality report (computed once, kept in MinIO), in short.
+
+    The batch is stored by now: a failure here is reported, never fails the call, and the
+    report is computed again when a training needs it (`shared.quality.reports_for`)."""
+    try:
+        report = quality.load(settings, group, batch) or quality.compute_and_store(settings, group, batch)
+    except (ServiceUnavailable, UpstreamError) as exc:
+        return {"error": exc.message}
+    return {"key": quality.quality_key(group, batch), "flagged": report["flagged"],
+            "flagged_features": report["flagged_features"]}
 
 
 def store_fetched(settings: Settings, group: int, batch: int, rows: list) -> batches.StoreResult:

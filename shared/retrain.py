@@ -37,6 +37,7 @@ from minio import Minio
 from minio.error import S3Error
 from mlflow.exceptions import MlflowException
 
+from shared import quality
 from shared.batches import BatchInfo, list_batches, load_batch, minio_errors
 from shared.dataset import frame_from_rows
 from shared.errors import BadRequest, Forbidden, PipelineError, ServiceUnavailable, Unauthorized, UpstreamError
@@ -201,7 +202,9 @@ def train(settings: Settings, batches: list[BatchInfo], training_id: str) -> dic
         data = prepare(frame_from_rows(rows))
         lineage = Lineage(settings.batch_bucket, group, tuple(b.batch_number for b in batches),
                           tuple(b.key for b in batches))
-        return train_and_track(settings, data, lineage, training_id)
+        stored = quality.Stored(settings, group, {info.batch_number: info for info in batches})
+        data_quality = quality.training_summary(quality.reports_for(settings, group, stored))
+        return train_and_track(settings, data, lineage, training_id, data_quality)
     except (BadRequest, NotEnoughData, UpstreamError, ServiceUnavailable, MlflowException, ValueError, OSError) as exc:
         message = exc.message if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}"
         raise TrainingFailed(

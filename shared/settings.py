@@ -50,6 +50,9 @@ class Settings:
     data_api_backoff: float = 0.5
     # train-model: seconds a training's lock lasts unless its holder renews it (it does, while it trains)
     training_lock_lease: float = 60.0
+    # data quality: drift past these flags a batch (PSI for numeric features, JS distance for the rest)
+    drift_psi_threshold: float = 0.2
+    drift_js_threshold: float = 0.1
 
     def secret(self, name: str, env: Mapping[str, str] | None = None) -> str:
         return read_secret(name, env=env, secrets_dir=self.secrets_dir)
@@ -154,6 +157,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         data_api_backoff=_get(env, "DATA_API_BACKOFF", "0.5", _positive_float, "use a number of seconds > 0"),
         training_lock_lease=_get(
             env, "TRAINING_LOCK_LEASE_SECONDS", "60", _positive_float, "use a number of seconds > 0"
+        ),
+        drift_psi_threshold=_get(env, "DRIFT_PSI_THRESHOLD", "0.2", _positive_float, "use a PSI > 0, such as 0.2"),
+        drift_js_threshold=_get(
+            env, "DRIFT_JS_THRESHOLD", "0.1", _positive_float, "use a Jensen-Shannon distance in (0, 1], such as 0.1"
         ),
     )
 

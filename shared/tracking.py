@@ -11,6 +11,7 @@ FAILED and no alias moves.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 import mlflow
@@ -36,6 +37,7 @@ from shared.training import (
     PreparedData,
     as_api_strings,
     best_candidate,
+    importance,
     single_threaded_math,
     train_candidate,
 )
@@ -43,6 +45,7 @@ from shared.training import (
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 MODEL_ARTIFACT = "model"
+IMPORTANCE_ARTIFACT = "permutation_importance.json"  # feature -> {"mean", "std"} of the accuracy lost
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,13 @@ def experiment_id(client: MlflowClient, name: str) -> str:
     return existing.experiment_id if existing else client.create_experiment(name)
 
 
-def train_and_track(settings: Settings, data: PreparedData, lineage: Lineage, training_id: str) -> dict:
-    """Train every family in its own run, register them, move the aliases; a summary dict."""
+def train_and_track(settings: Settings, data: PreparedData, lineage: Lineage, training_id: str,
+                    data_quality: dict | None = None) -> dict:
+    """Train every family in its own run, register them, move the aliases; a summary dict.
+
+    `data_quality` (`shared.quality.training_summary`) is logged on the parent run, and
+    its flagged batches tag every run of the training."""
+    quality_tags = flag_tags(data_quality)
     client = configure_mlflow(settings)
     experiment = experiment_id(client, settings.experiment_name)
     run_ids: list[str] = []
@@ -96,11 +104,14 @@ def train_and_track(settings: Settings, data: PreparedData, lineage: Lineage, tr
     with single_threaded_math():
         try:
             with mlflow.start_run(experiment_id=experiment, run_name=f"training-{training_id}",
-                                  tags={"training_id": training_id, "kind": "training"}) as parent:
+                                  tags={"training_id": training_id, "kind": "training", **quality_tags}) as parent:
                 run_ids.append(parent.info.run_id)
                 mlflow.log_params({**lineage.params(), **data.lineage(), "seed": SEED,
                                    "holdout_fraction": HOLDOUT_FRACTION, "selection_metric": SELECTION_METRIC})
-                tracked = [track_family(family, experiment, data, lineage, training_id, run_ids) for family in FAMILIES]
+                if data_quality is not None:
+                    mlflow.log_dict(data_quality, "data_quality.json")
+                tracked = [track_family(family, experiment, data, lineage, training_id, run_ids, quality_tags)
+                           for family in FAMILIES]
                 tracked = [register(settings.model_name, t, training_id) for t in tracked]
                 decision = promote(client, settings.model_name, tracked, data)
                 mlflow.set_tags({f"decision.{key}": str(value) for key, value in decision.items()})
@@ -111,9 +122,17 @@ def train_and_track(settings: Settings, data: PreparedData, lineage: Lineage, tr
     return summary(training_id, parent.info.run_id, tracked, decision, data, lineage)
 
 
+def flag_tags(data_quality: dict | None) -> dict[str, str]:
+    """`data_quality.flagged_batches`: "none", or e.g. "3: Elevation Cover_Type; 7: Soil_Type"."""
+    if data_quality is None:
+        return {}
+    flagged = data_quality["flagged_batches"]
+    return {"data_quality.flagged_batches": "; ".join(f"{n}: {' '.join(f)}" for n, f in flagged.items()) or "none"}
+
+
 def track_family(family: str, experiment: str, data: PreparedData, lineage: Lineage, training_id: str,
-                 run_ids: list[str]) -> TrackedCandidate:
-    tags = {"training_id": training_id, "family": family}
+                 run_ids: list[str], quality_tags: dict[str, str] | None = None) -> TrackedCandidate:
+    tags = {"training_id": training_id, "family": family, **(quality_tags or {})}
     with mlflow.start_run(experiment_id=experiment, run_name=family, nested=True, tags=tags) as run:
         run_ids.append(run.info.run_id)
         candidate = train_candidate(family, data)
@@ -124,6 +143,9 @@ def track_family(family: str, experiment: str, data: PreparedData, lineage: Line
         mlflow.log_metrics({**candidate.evaluation.metrics(), "fit_seconds": candidate.fit_seconds})
         log_inputs(data, lineage)
         log_evaluation(candidate)
+        started = time.perf_counter()
+        mlflow.log_dict(importance(candidate, data), IMPORTANCE_ARTIFACT)
+        mlflow.log_metric("importance_seconds", time.perf_counter() - started)
         info = log_model(candidate, data)
     return TrackedCandidate(candidate, run.info.run_id, info.model_uri)
 

@@ -26,6 +26,7 @@ from sklearn.metrics import (
     confusion_matrix,
     precision_recall_fscore_support,
 )
+from sklearn.inspection import permutation_importance
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
@@ -37,6 +38,10 @@ from shared.schema import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERIC_FEATURE
 SEED = 42
 HOLDOUT_FRACTION = 0.2
 SELECTION_METRIC = "accuracy"
+# permutation importance: holdout rows it scores and shuffles per feature (bounded so it
+# adds seconds, not minutes, to a training)
+IMPORTANCE_ROWS = 2000
+IMPORTANCE_REPEATS = 3
 
 # family -> hyper-parameters of its classifier (logged as run parameters)
 FAMILY_PARAMS: dict[str, dict] = {
@@ -216,6 +221,17 @@ def train_candidate(family: str, data: PreparedData, seed: int = SEED) -> Candid
         fit_seconds = time.perf_counter() - started
         evaluation = evaluate(pipeline, data.x_holdout, data.y_holdout, data.labels)
     return Candidate(family, pipeline, fit_seconds, evaluation)
+
+
+def importance(candidate: Candidate, data: PreparedData, rows: int = IMPORTANCE_ROWS,
+               repeats: int = IMPORTANCE_REPEATS, seed: int = SEED) -> dict[str, dict[str, float]]:
+    """Feature -> mean and sd of the accuracy lost when its holdout values are shuffled."""
+    sample = data.x_holdout.sample(n=min(rows, len(data.x_holdout)), random_state=seed)
+    with single_threaded_math():
+        result = permutation_importance(candidate.pipeline, sample, data.y_holdout.loc[sample.index],
+                                        scoring=SELECTION_METRIC, n_repeats=repeats, random_state=seed)
+    return {feature: {"mean": float(mean), "std": float(std)}
+            for feature, mean, std in zip(sample.columns, result.importances_mean, result.importances_std, strict=True)}
 
 
 def best_candidate(candidates: list[Candidate]) -> Candidate:

@@ -56,11 +56,11 @@ def bucket(stack_env, monkeypatch) -> str:
     return name
 
 
-def objects_in(bucket: str) -> list[str]:
+def objects_in(bucket: str, prefix: str = "batches/") -> list[str]:
     client = minio_client(load_settings())
     if not client.bucket_exists(bucket):
         return []
-    return [obj.object_name for obj in client.list_objects(bucket, recursive=True)]
+    return [obj.object_name for obj in client.list_objects(bucket, prefix=prefix, recursive=True)]
 
 
 PERIOD = 2.0  # seconds; long enough for two calls in one window on a loaded machine
@@ -76,6 +76,8 @@ def test_all_ten_batches_then_complete(bucket, tmp_path, monkeypatch):
             assert status == 200, body
             assert body["batch_number"] == batch and body["stored"] is True and body["complete"] is False
             assert body["rows"] == 5810 and body["key"] == f"batches/group={GROUP}/batch={batch:02d}.json"
+            # like batches of one source: none drifts (and there is no champion to compare with)
+            assert body["quality"]["flagged"] is False, body["quality"]
             if batch < 10:  # a second call in the same window: same batch, not written again
                 status, again = invoke()
                 assert status == 200 and again["batch_number"] == batch
@@ -88,6 +90,7 @@ def test_all_ten_batches_then_complete(bucket, tmp_path, monkeypatch):
         assert [info.batch_number for info in stored] == list(range(1, 11))
         assert all(info.rows == 5810 and info.source == f"{url}/data?group_number={GROUP}" for info in stored)
         assert len(objects_in(bucket)) == 10
+        assert objects_in(bucket, "quality/") == [f"quality/group={GROUP}/batch={n:02d}.json" for n in range(1, 11)]
         for info in stored:
             body = load_batch(load_settings(), GROUP, info.batch_number)  # verifies the checksum
             assert body["batch_number"] == info.batch_number and len(body["rows"]) == 5810
