@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
+import json
 import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ from urllib.parse import urlparse
 
 import requests
 
+from shared import quality
 from shared.batches import list_batches
 from shared.errors import BadRequest, PipelineError, ServiceUnavailable, Unauthorized, UpstreamError
 from shared.health import CHECKS
@@ -24,6 +26,7 @@ from shared.settings import Settings
 from ui.mlflow_rest import MlflowRest, NotFound
 
 CHAMPION = "champion"
+IMPORTANCE_ARTIFACT = "permutation_importance.json"  # as shared/tracking.py logs it (mlflow not imported here)
 # how long a status question may take before the page shows a banner instead
 STATUS_TIMEOUT = 5.0
 
@@ -38,6 +41,8 @@ class BackendApi(Protocol):
     def versions(self) -> list[dict]: ...
     def champion(self) -> dict | None: ...
     def confusion_matrix(self, run_id: str) -> bytes | None: ...
+    def quality_reports(self) -> list[dict]: ...
+    def importance(self, run_id: str) -> dict | None: ...
     def predict(self, record: Mapping[str, Any]) -> dict: ...
     def predict_csv(self, text: str) -> dict: ...
     def promote(self, version: str, user: str, password: str) -> None: ...
@@ -79,6 +84,13 @@ class Backend:
         found = list_batches(self.status_settings, self.settings.group_number)  # MinIO errors: ServiceUnavailable
         return sorted((batch_summary(batch) for batch in found), key=lambda b: b["number"] or 0)
 
+    def quality_reports(self) -> list[dict]:
+        """The data-quality report of each stored batch that has one (shared/quality.py), by batch."""
+        group = self.settings.group_number
+        found = (quality.load(self.status_settings, group, info.batch_number)
+                 for info in list_batches(self.status_settings, group))
+        return [report for report in found if report is not None]
+
     # --- MLflow: runs and training state ----------------------------------------------
     def runs(self) -> list[dict]:
         experiment_id = self.mlflow.experiment_id(self.settings.experiment_name)
@@ -95,6 +107,15 @@ class Backend:
             return None
         pngs.sort(key=lambda path: "confusion" not in path)
         return self.mlflow.artifact(run_id, pngs[0])
+
+    def importance(self, run_id: str) -> dict | None:
+        """The run's permutation importance (feature -> mean, std), None if it logged none."""
+        if not any(f.get("path") == IMPORTANCE_ARTIFACT for f in self.mlflow.list_artifacts(run_id)):
+            return None
+        try:
+            return json.loads(self.mlflow.artifact(run_id, IMPORTANCE_ARTIFACT))
+        except ValueError:
+            raise UpstreamError(f"MLflow served a {IMPORTANCE_ARTIFACT} of run {run_id} that is not JSON") from None
 
     # --- MLflow: registry ---------------------------------------------------------------
     def versions(self) -> list[dict]:

@@ -75,6 +75,15 @@ class FakeBackend:
         self._require("mlflow")
         return PNG
 
+    def quality_reports(self) -> list[dict]:
+        self._require("minio")
+        return [quality_report(b["number"], flagged=b["number"] == 3) for b in self.stored_batches]
+
+    def importance(self, run_id: str) -> dict | None:
+        self._require("mlflow")
+        return {"Elevation": {"mean": 0.31, "std": 0.01}, "Soil_Type": {"mean": 0.08, "std": 0.004},
+                "Aspect": {"mean": 0.002, "std": 0.001}}
+
     def predict(self, record) -> dict:
         self._require("gateway")
         if self.predict_error:
@@ -100,3 +109,15 @@ class FakeBackend:
         self.promoted.append(version)
         for entry in self.version_list:
             entry["aliases"] = ["champion"] if entry["version"] == version else []
+
+
+def quality_report(number: int, flagged: bool) -> dict:
+    """A batch's report shaped as shared/quality.py writes it."""
+    values = {"Elevation": 1.2 if flagged else 0.01, "Aspect": 0.003, "Soil_Type": 0.04,
+              "Cover_Type": 0.12 if flagged else 0.02}
+    features = ["Elevation", "Cover_Type"] if flagged else []
+    shares = {"1": 0.49, "2": 0.37} if flagged else {"1": 0.37, "2": 0.49}
+    return {"batch_number": number, "rows": 5810, "rows_repeated_within": 0, "rows_repeated_earlier": 4,
+            "class_shares": {**shares, "3": 0.14}, "thresholds": {"psi": 0.2, "js": 0.1},
+            "drift": {"earlier": {"batches": list(range(1, number)), "values": values, "flagged_features": features}},
+            "flagged": flagged, "flagged_features": features}
