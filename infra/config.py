@@ -28,6 +28,7 @@ PORTS: dict[str, tuple[str, int]] = {
     "functions": ("FUNCTIONS_PORT_BASE", 8100),  # one port per function of stack.yml, from this one up
     "data-api": ("DATA_API_PORT", 8090),
     "ui": ("UI_PORT", 8503),
+    "prometheus": ("PROMETHEUS_PORT", 9090),
 }
 
 # secret name -> its value when neither the file nor the environment gives one:

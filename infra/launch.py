@@ -112,6 +112,30 @@ def mlflow(config: StackConfig) -> Command:
     return argv, env
 
 
+def prometheus(config: StackConfig) -> Command:
+    """Prometheus scraping the gateway's /metrics, its configuration and data in the state directory."""
+    directory = config.state_dir / "prometheus"
+    (directory / "data").mkdir(parents=True, exist_ok=True)
+    conf = directory / "prometheus.yml"
+    conf.write_text(prometheus_config(config, os.environ.get("PROMETHEUS_SCRAPE_INTERVAL", "5s")))
+    argv = [
+        _binary(config, "prometheus", "/usr/bin/prometheus"), f"--config.file={conf}",
+        f"--storage.tsdb.path={directory / 'data'}", "--storage.tsdb.retention.time=15d",
+        f"--web.listen-address={config.host}:{config.ports['prometheus']}",
+    ]
+    return argv, {}
+
+
+def prometheus_config(config: StackConfig, interval: str) -> str:
+    import yaml
+
+    gateway = f"{config.host}:{config.ports['gateway']}"
+    return yaml.safe_dump({
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "scrape_configs": [{"job_name": "gateway", "metrics_path": "/metrics", "static_configs": [{"targets": [gateway]}]}],
+    }, sort_keys=False)
+
+
 def gateway(config: StackConfig) -> Command:
     return [str(config.python), "-m", "infra.gateway"], {}
 
@@ -142,6 +166,7 @@ SERVICES: dict[str, Callable[[StackConfig], Command]] = {
     "minio": minio,
     "mlflow": mlflow,
     "gateway": gateway,
+    "prometheus": prometheus,
     "ui": ui,
     "data-api": data_api,
     "cron": cron,

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
+
+from croniter import CroniterError, croniter
 
 from infra.gateway.stackfile import StackFile
 from shared.errors import ConfigError
@@ -59,6 +62,22 @@ def schedule_ok(schedule: str) -> bool:
         return text in DESCRIPTORS
     fields = text.split()
     return len(fields) == len(_FIELDS) and all(_field_ok(f, *spec) for f, spec in zip(fields, _FIELDS, strict=True))
+
+
+def next_firing(schedule: str, after: datetime) -> datetime | None:
+    """When the schedule fires next after `after` (croniter); None for `@every`, which counts from
+    the moment cron-connector started rather than from the clock."""
+    if not schedule_ok(schedule):
+        raise ConfigError(f"schedule {schedule!r} is invalid: cron-connector would skip it")
+    text = schedule.strip()
+    if text.startswith(("TZ=", "CRON_TZ=")):
+        text = text.partition(" ")[2].strip()
+    if text.startswith("@every "):
+        return None
+    try:
+        return croniter(text, after).get_next(datetime)
+    except (CroniterError, ValueError) as exc:
+        raise ConfigError(f"schedule {schedule!r} is invalid: {exc}") from None
 
 
 def rebuild_interval(env: Mapping[str, str]) -> str:

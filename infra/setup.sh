@@ -74,6 +74,18 @@ mariadb() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mariadb-server >/dev/null
 }
 
+prometheus_server() {  # scrapes the gateway's /metrics, as OpenFaaS deploys it (Debian's 2.42: seconds, not
+  # the 8 minutes `go install` takes to build it)
+  if command -v prometheus >/dev/null || [ -x /usr/bin/prometheus ]; then return; fi
+  step "Installing Prometheus from Debian's packages"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  # On a machine with systemd the package also starts a system-wide Prometheus on port 9090;
+  # our stack runs its own (own config and data), so `make up` will then ask for another PROMETHEUS_PORT.
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+}
+
 browser() {  # Debian's Chromium and its driver, for the UI's one real-browser test (`make test` only)
   if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then return; fi
   step "Installing Chromium and chromedriver from Debian's packages (for the browser test)"
@@ -87,6 +99,7 @@ if [ "${1:-}" = "--tests" ]; then browser; exit 0; fi
 if [ "${1:-}" = "--openfaas" ]; then openfaas_tools; exit 0; fi
 
 mariadb
+prometheus_server
 python_env
 openfaas_tools
 go_tool minio github.com/minio/minio "$MINIO_VERSION"

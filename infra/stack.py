@@ -37,6 +37,7 @@ SERVICES: list[tuple[str, tuple[str, ...], float]] = [
     ("functions", (), 60),  # one supervisord program per function of stack.yml (infra/gateway/runtime.py)
     ("gateway", ("gateway",), 30),
     ("cron", (), 15),  # OpenFaaS's cron-connector, calling stack.yml's cron-functions through the gateway
+    ("prometheus", ("prometheus",), 60),  # scrapes the gateway's /metrics (infra/launch.py writes its config)
     ("ui", ("ui",), 30),
 ]
 
@@ -215,6 +216,7 @@ PROBES: dict[str, Callable[[Stack], None]] = {
     "functions": lambda stack: runtime.probe_functions(stack.config),
     "gateway": lambda stack: probe_http("gateway", stack.config.url("gateway") + "/healthz"),
     "cron": probe_cron,
+    "prometheus": lambda stack: probe_http("Prometheus", stack.config.url("prometheus") + "/-/ready"),
     "ui": lambda stack: probe_http("UI", stack.config.url("ui") + "/"),
 }
 
