@@ -141,7 +141,7 @@ def test_reports_are_kept_logged_with_the_training_and_recomputable(stack_env, m
 
     from shared.batches import store_batch
     from shared.health import minio_client
-    from tests.train_support import call, load_handler, minio_event_body, isolate
+    from tests.train_support import call, isolate, load_handler, minio_event_body
 
     settings = isolate(monkeypatch, "quality")
     group, rows = settings.group_number, 2000

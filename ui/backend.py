@@ -11,16 +11,19 @@ import dataclasses
 import hmac
 import json
 import os
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
 import requests
 
+from infra.cron import next_firing
 from shared import quality
 from shared.batches import list_batches
-from shared.errors import BadRequest, PipelineError, ServiceUnavailable, Unauthorized, UpstreamError
+from shared.errors import BadRequest, ConfigError, PipelineError, ServiceUnavailable, Unauthorized, UpstreamError
 from shared.health import CHECKS
 from shared.settings import Settings
 from ui.mlflow_rest import MlflowRest, NotFound
@@ -43,6 +46,9 @@ class BackendApi(Protocol):
     def confusion_matrix(self, run_id: str) -> bytes | None: ...
     def quality_reports(self) -> list[dict]: ...
     def importance(self, run_id: str) -> dict | None: ...
+    def operations(self) -> dict[str, dict[str, list[tuple[float, float]]]]: ...
+    def functions(self) -> list[dict]: ...
+    def function_logs(self, name: str, tail: int) -> list[dict]: ...
     def predict(self, record: Mapping[str, Any]) -> dict: ...
     def predict_csv(self, text: str) -> dict: ...
     def promote(self, version: str, user: str, password: str) -> None: ...
@@ -53,12 +59,31 @@ def gateway_url(env: Mapping[str, str] | None = None) -> str:
     return env.get("GATEWAY_URL") or f"http://127.0.0.1:{env.get('GATEWAY_PORT', '8080')}"
 
 
+def prometheus_url(env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    return (env.get("PROMETHEUS_URL") or f"http://127.0.0.1:{env.get('PROMETHEUS_PORT', '9090')}").rstrip("/")
+
+
+# PromQL over the OpenFaaS gateway's metrics, per function, for the Operations page
+RATE_WINDOW = "1m"
+OPERATIONS_QUERIES = {
+    "calls": f"sum by (function_name) (rate(gateway_function_invocation_total[{RATE_WINDOW}]))",
+    "errors": (f'sum by (function_name) (rate(gateway_function_invocation_total{{code=~"5.."}}[{RATE_WINDOW}]))'
+               f" / sum by (function_name) (rate(gateway_function_invocation_total[{RATE_WINDOW}]))"),
+    "p50": f"histogram_quantile(0.5, sum by (function_name, le) (rate(gateway_functions_seconds_bucket[{RATE_WINDOW}])))",
+    "p99": f"histogram_quantile(0.99, sum by (function_name, le) (rate(gateway_functions_seconds_bucket[{RATE_WINDOW}])))",
+}
+OPERATIONS_HOURS = 1.0
+OPERATIONS_STEP = 15  # seconds between two points of a chart
+
+
 class Backend:
     """The real pipeline: MinIO and MLflow for status, the gateway for predictions."""
 
-    def __init__(self, settings: Settings, gateway: str):
+    def __init__(self, settings: Settings, gateway: str, prometheus: str | None = None):
         self.settings = settings
         self.gateway = gateway.rstrip("/")
+        self.prometheus = (prometheus or prometheus_url()).rstrip("/")
         self.status_settings = dataclasses.replace(settings, http_timeout=min(settings.http_timeout, STATUS_TIMEOUT))
         self.mlflow = MlflowRest(settings.mlflow_tracking_uri, self.status_settings.http_timeout)
         self.batch_threshold = settings.batch_threshold
@@ -147,6 +172,47 @@ class Backend:
         except NotFound:
             raise BadRequest(f"version {version} of {self.settings.model_name} does not exist") from None
 
+    # --- operations: Prometheus and the gateway's /system API -----------------------------
+    def operations(self) -> dict[str, dict[str, list[tuple[float, float]]]]:
+        """Query name (OPERATIONS_QUERIES) -> function -> [(unix seconds, value)] over the last hour."""
+        end = time.time()
+        start = end - OPERATIONS_HOURS * 3600
+        return {name: self._query_range(query, start, end) for name, query in OPERATIONS_QUERIES.items()}
+
+    def _query_range(self, query: str, start: float, end: float) -> dict[str, list[tuple[float, float]]]:
+        params = {"query": query, "start": start, "end": end, "step": OPERATIONS_STEP}
+        url = f"{self.prometheus}/api/v1/query_range"
+        try:
+            response = requests.get(url, params=params, timeout=self.status_settings.http_timeout)
+        except requests.RequestException as exc:
+            raise ServiceUnavailable(f"Prometheus at {self.prometheus} is not reachable ({type(exc).__name__})") from None
+        body = _json_or_none(response)
+        if response.status_code != 200 or not isinstance(body, dict) or body.get("status") != "success":
+            raise UpstreamError(f"Prometheus answered {response.status_code}: {(body or {}).get('error', '')}")
+        return {function_of(series["metric"]): [(float(t), float(v)) for t, v in series["values"] if v != "NaN"]
+                for series in body["data"]["result"]}
+
+    def functions(self) -> list[dict]:
+        """The gateway's functions (faas-provider's FunctionStatus), each with its next cron firing if scheduled."""
+        found = self._system("/system/functions").json()
+        return sorted((with_schedule(fn) for fn in found), key=lambda fn: fn.get("name", ""))
+
+    def function_logs(self, name: str, tail: int) -> list[dict]:
+        """The function's last `tail` log lines: {name, namespace, instance, timestamp, text}."""
+        response = self._system("/system/logs", {"name": name, "tail": tail})
+        return [json.loads(line) for line in response.text.splitlines() if line.strip()]
+
+    def _system(self, path: str, params: dict | None = None) -> requests.Response:
+        auth = (self.settings.secret("basic-auth-user"), self.settings.secret("basic-auth-password"))
+        url = f"{self.gateway}{path}"
+        try:
+            response = requests.get(url, params=params, auth=auth, timeout=self.status_settings.http_timeout)
+        except requests.RequestException as exc:
+            raise ServiceUnavailable(f"gateway at {self.gateway} is not reachable ({type(exc).__name__})") from None
+        if response.status_code != 200:
+            raise UpstreamError(f"gateway answered {response.status_code} for {path}: {response.text[:200]}")
+        return response
+
     # --- predictions through the gateway ------------------------------------------------
     def predict(self, record: Mapping[str, Any]) -> dict:
         return self._post_predict(json={"instances": [dict(record)]})
@@ -198,6 +264,23 @@ def _json_or_none(response: requests.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+def function_of(labels: Mapping[str, str]) -> str:
+    """A series' function, without the namespace OpenFaaS's gateway appends (`predict.openfaas-fn`)."""
+    return labels.get("function_name", "?").split(".", 1)[0]
+
+
+def with_schedule(function: dict) -> dict:
+    """The function, plus `schedule` and `next_firing` (ISO, UTC) when it is a cron-function."""
+    annotations = function.get("annotations") or {}
+    if annotations.get("topic") != "cron-function" or not annotations.get("schedule"):
+        return function
+    try:
+        upcoming = next_firing(annotations["schedule"], datetime.now(UTC)).isoformat(timespec="seconds")
+    except ConfigError as exc:
+        upcoming = exc.message
+    return {**function, "schedule": annotations["schedule"], "next_firing": upcoming}
 
 
 def batch_summary(info: Any) -> dict:
