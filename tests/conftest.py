@@ -86,3 +86,10 @@ def gateway(stack) -> str:
     """
     stack.up(["functions", "gateway"], progress=lambda line: None)
     return stack.config.url("gateway")
+
+
+@pytest.fixture(scope="session")
+def prometheus(stack, gateway) -> str:
+    """Prometheus scraping the session gateway's /metrics (every PROMETHEUS_SCRAPE_INTERVAL, 5 s): its URL."""
+    stack.up(["prometheus"], progress=lambda line: None)
+    return stack.config.url("prometheus")

@@ -2,7 +2,8 @@
 
 The UI runs as its own process, started the way `make up` starts it (`infra.launch ui`),
 and must answer within 5 s. The browser visits every page and saves a screenshot of
-each under test-output/screenshots/ for a reviewer, and submits the predict form to the
+each under test-output/screenshots/ for a reviewer (the Operations page with calls that the
+real Prometheus scraped), and submits the predict form to the
 real predict function behind the session's gateway and reads the label.
 """
 
@@ -156,6 +157,26 @@ def test_every_page_renders_in_a_browser(browser, ui_server, path, name, expecte
         wait_for_element(browser, "//img[starts-with(@src, 'data:image/png')]")
     assert "Traceback" not in browser.page_source
     assert screenshot(browser, name).stat().st_size > 10_000
+
+
+def test_operations_page_shows_calls_and_logs(browser, ui_server, prometheus, gateway):
+    """Calls through the gateway, scraped by the real Prometheus, drawn on the Operations page."""
+    from tests.test_prometheus import query, wait_for
+
+    for _ in range(3):  # three bursts a scrape apart: the rate charts get points
+        for _ in range(10):
+            requests.get(f"{gateway}/function/predict", timeout=30)
+        time.sleep(6)
+    rate = 'sum(rate(gateway_function_invocation_total{function_name="predict.openfaas-fn"}[1m]))'
+    wait_for(lambda: (query(prometheus, rate) or 0) > 0, "Prometheus has a predict rate")
+    url, _ = ui_server
+    browser.get(url + "/operations")
+    wait_for_text(browser, "fetch-batch: schedule */5 * * * *")
+    wait_for_text(browser, "predict-")  # a log line's instance
+    wait_for_element(browser, "//div[contains(@class, 'nicegui-echart')]//canvas")
+    assert "Traceback" not in browser.page_source and "not reachable" not in browser.page_source
+    time.sleep(1)  # the charts draw once their options arrive
+    assert screenshot(browser, "operations").stat().st_size > 10_000
 
 
 def test_prediction_through_the_form(browser, ui_server):
