@@ -6,13 +6,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 
 import pytest
 import requests
 
 from infra.config import ROOT
 from infra.gateway.stackfile import load_stack_file
-from infra.schedule import check_schedules, cron_functions, rebuild_interval, schedule_ok
+from infra.schedule import check_schedules, cron_functions, next_firing, rebuild_interval, schedule_ok
 from infra.stack import Stack
 from shared.errors import ConfigError
 from tests.runtime_support import FIXTURES, runtime_stack
@@ -124,3 +125,22 @@ def test_cron_connector_fires_the_function_through_the_gateway_once_a_period(tmp
     assert quiet == 0
     assert running == {"gateway", "cron", "fn-ticker", "fn-quiet"}, running
     assert "Response: ticker [200]" in log
+
+
+NOW = datetime(2026, 12, 1, 21, 17, 23, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("schedule, expected", [
+    ("*/5 * * * *", datetime(2026, 12, 1, 21, 20, tzinfo=UTC)),
+    ("@hourly", datetime(2026, 12, 1, 22, 0, tzinfo=UTC)),
+    ("0 6 * * 1", datetime(2026, 12, 7, 6, 0, tzinfo=UTC)),  # Monday 06:00
+    ("@every 10s", None),  # counts from cron-connector's start, not from the clock
+])
+def test_next_firing_of_a_schedule(schedule, expected):
+    assert next_firing(schedule, NOW) == expected
+
+
+@pytest.mark.parametrize("schedule", ["61 * * * *", "*/10 * * * * *", "not a schedule"])
+def test_a_bad_schedule_has_no_next_firing(schedule):
+    with pytest.raises(ConfigError, match="is invalid"):
+        next_firing(schedule, NOW)
