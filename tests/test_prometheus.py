@@ -1,19 +1,35 @@
 """The real Prometheus (Debian's package, started by the stack) scraping the real gateway:
-calls through the gateway show up in PromQL, and the UI's backend reads them back."""
+calls through the gateway show up in PromQL, and the UI's backend reads them back.
+
+The gateway serves stack.yml's functions under a supervisord of its own, without the
+databases: predict answers 503 without MLflow, and a 503 is a call like any other here."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
 import requests
 
+from infra.config import ROOT
+from shared.settings import load_settings
+from tests.runtime_support import runtime_stack
 from ui.backend import Backend
 
 pytestmark = pytest.mark.services
 
 CALLS = 7
 PREDICT_CALLS = 'sum(gateway_function_invocation_total{function_name="predict.openfaas-fn"})'
+
+
+@pytest.fixture(scope="module")
+def observed(tmp_path_factory):
+    """(gateway URL, Prometheus URL, settings for the UI's backend)."""
+    with runtime_stack(tmp_path_factory.mktemp("observed"), stack_file=ROOT / "stack.yml") as stack:
+        stack.up(["prometheus"], progress=lambda line: None)
+        settings = dataclasses.replace(load_settings(stack.env()), http_timeout=5)
+        yield stack.config.url("gateway"), stack.config.url("prometheus"), settings
 
 
 def query(prometheus: str, promql: str) -> float | None:
@@ -31,7 +47,8 @@ def wait_for(condition, what: str, timeout: float = 90) -> None:
         time.sleep(1)
 
 
-def test_calls_through_the_gateway_are_counted_in_prometheus(prometheus, gateway, stack, settings):
+def test_calls_through_the_gateway_are_counted_in_prometheus(observed):
+    gateway, prometheus, settings = observed
     assert requests.get(f"{gateway}/metrics", timeout=5).status_code == 200
     wait_for(lambda: query(prometheus, 'up{job="gateway"}') == 1, "Prometheus scraped the gateway")
     requests.get(f"{gateway}/function/predict", timeout=30)  # the series exists before we count
@@ -53,7 +70,8 @@ def test_calls_through_the_gateway_are_counted_in_prometheus(prometheus, gateway
     assert 0 < p50 <= p99 < 30  # seconds
 
 
-def test_the_backend_reads_functions_schedule_and_logs_from_the_gateway(gateway, settings):
+def test_the_backend_reads_functions_schedule_and_logs_from_the_gateway(observed):
+    gateway, _, settings = observed
     backend = Backend(settings, gateway)
     functions = {fn["name"]: fn for fn in backend.functions()}
     assert set(functions) == {"fetch-batch", "train-model", "predict"}
