@@ -78,18 +78,19 @@ def test_all_ten_batches_then_complete(bucket, tmp_path, monkeypatch):
         for batch in range(1, 11):
             called = time.monotonic()
             status, body = invoke()
+            returned = time.monotonic()  # the Data API moved to this batch before the call returned
             assert status == 200, body
             assert body["batch_number"] == batch and body["stored"] is True and body["complete"] is False
             assert body["rows"] == 5810 and body["key"] == f"batches/group={GROUP}/batch={batch:02d}.json"
             # like batches of one source: none drifts (and there is no champion to compare with)
             assert body["quality"]["flagged"] is False, body["quality"]
-            if batch < 10 and time.monotonic() - called < PERIOD / 2:  # a second call in the same window
+            if batch < 10 and returned - called < PERIOD / 2:  # a second call in the same window
                 status, again = invoke()
                 assert status == 200 and again["batch_number"] == batch  # same batch, not written again
                 assert again["stored"] is False and again["reason"] == "already stored"
                 assert again["checksum_sha256"] == body["checksum_sha256"]
                 same_window_checks += 1
-            time.sleep(max(0.0, PERIOD + 0.05 - (time.monotonic() - called)))
+            time.sleep(max(0.0, PERIOD + 0.05 - (time.monotonic() - returned)))
         assert same_window_checks > 0, "no call finished within half a batch period: the machine is too busy"
         print(f"\n10 batches fetched and stored in {time.monotonic() - started:.1f} s ({PERIOD:g} s batch period, "
               f"{same_window_checks} second calls within a window)")
