@@ -21,7 +21,6 @@ from urllib.parse import urlparse
 import requests
 
 from infra.cron import next_firing
-from shared import quality
 from shared.batches import list_batches
 from shared.errors import BadRequest, ConfigError, PipelineError, ServiceUnavailable, Unauthorized, UpstreamError
 from shared.health import CHECKS
@@ -111,6 +110,8 @@ class Backend:
 
     def quality_reports(self) -> list[dict]:
         """The data-quality report of each stored batch that has one (shared/quality.py), by batch."""
+        from shared import quality  # here, not at the top: it imports scipy, which the UI's start can do without
+
         group = self.settings.group_number
         found = (quality.load(self.status_settings, group, info.batch_number)
                  for info in list_batches(self.status_settings, group))
