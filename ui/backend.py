@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 import requests
 
-from infra.cron import next_firing
+from infra.schedule import next_firing
 from shared.batches import list_batches
 from shared.errors import BadRequest, ConfigError, PipelineError, ServiceUnavailable, Unauthorized, UpstreamError
 from shared.health import CHECKS
@@ -278,9 +278,12 @@ def with_schedule(function: dict) -> dict:
     if annotations.get("topic") != "cron-function" or not annotations.get("schedule"):
         return function
     try:
-        upcoming = next_firing(annotations["schedule"], datetime.now(UTC)).isoformat(timespec="seconds")
+        upcoming = next_firing(annotations["schedule"], datetime.now(UTC))
     except ConfigError as exc:
-        upcoming = exc.message
+        return {**function, "schedule": annotations["schedule"], "next_firing": exc.message}
+    if upcoming is None:  # @every: counted from cron-connector's start
+        return {**function, "schedule": annotations["schedule"], "next_firing": "within one interval"}
+    upcoming = upcoming.isoformat(timespec="seconds")
     return {**function, "schedule": annotations["schedule"], "next_firing": upcoming}
 
 
