@@ -1,4 +1,4 @@
-"""Run the local stack under supervisord: `python -m infra.stack up|down|status|check`.
+"""Run the local stack under supervisord: `python -m infra.stack up|down` (status, check: infra/status.py).
 
 `up` writes supervisord's configuration into the state directory, starts supervisord,
 then starts the services in order, waits until each answers its health check, and
@@ -40,6 +40,7 @@ SERVICES: list[tuple[str, tuple[str, ...], float]] = [
     ("prometheus", ("prometheus",), 60),  # scrapes the gateway's /metrics (infra/launch.py writes its config)
     ("ui", ("ui",), 30),
 ]
+NAME_WIDTH = max(len(name) for name, _, _ in SERVICES) + 2  # the first column of progress and status lines
 
 
 class Stack:
@@ -118,7 +119,7 @@ class Stack:
                 self.ctl("start", *members)
             self.wait_healthy(name, timeout)
             BOOTSTRAP.get(name, lambda stack: None)(self)
-            progress(f"{name:<8} up    {self.address(name)}")
+            progress(f"{name:<{NAME_WIDTH}}up    {self.address(name)}")
 
     def down(self) -> None:
         """Stop supervisord and its children, and wait until supervisord has exited."""
@@ -282,44 +283,33 @@ def batch_notification(settings: Settings) -> NotificationConfig:
 BOOTSTRAP: dict[str, Callable[[Stack], None]] = {"mysql": bootstrap_mysql, "minio": bootstrap_minio}
 
 
-def status(stack: Stack) -> int:
-    states = stack.states()
-    if not states:
-        print(f"stack is down (state directory {stack.config.state_dir})")
-        return 3
-    for name, _, _ in SERVICES:
-        print(f"{name:<8} {stack.state_of(name):<9} {stack.address(name)}")
+def up(stack: Stack, services: list[str]) -> int:
+    """`make up`: the whole stack (never beside a running demo), recorded, then what happens next."""
+    from infra import running, status  # both build on this module
+
+    if not services:
+        running.refuse_beside("up")
+    stack.config.state_dir.mkdir(parents=True, exist_ok=True)
+    running.record(stack, "up")
+    stack.up(services or None)
+    print(f"secrets: {stack.config.secrets_dir}   logs: {stack.config.logs_dir}")
+    if not services:
+        print("\n".join(status.next_steps(running.as_running("up", stack))))
     return 0
 
 
-def check(stack: Stack) -> int:
-    failures = 0
-    for name, check_service in CHECKS.items():
-        try:
-            check_service(stack.settings())
-            print(f"{name:<8} ok")
-        except PipelineError as exc:
-            print(f"{name:<8} {exc.message}")
-            failures += 1
-    return 1 if failures else 0
-
-
 def main(argv: list[str]) -> int:
-    commands = {"up", "down", "status", "check"}
+    commands = {"up", "down"}  # status, check: infra/status.py
     if len(argv) < 1 or argv[0] not in commands:
         print(f"usage: python -m infra.stack {{{'|'.join(sorted(commands))}}} [service...]", file=sys.stderr)
         return 2
     try:
         stack = Stack(load_stack_config())
         if argv[0] == "up":
-            stack.up(argv[1:] or None)
-            print(f"secrets: {stack.config.secrets_dir}   logs: {stack.config.logs_dir}")
-            return 0
-        if argv[0] == "down":
-            stack.down()
-            print("stack stopped")
-            return 0
-        return status(stack) if argv[0] == "status" else check(stack)
+            return up(stack, argv[1:])
+        stack.down()
+        print("stack stopped")
+        return 0
     except PipelineError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
