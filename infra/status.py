@@ -208,7 +208,6 @@ def env_lines(target: RunningStack) -> list[str]:
     config = target.stack.config
     # names the pipeline does not read, so that they never become another stack's settings
     return [
-        f"# {target.title}",
         f"export GATEWAY={config.url('gateway')}",
         f"export ADMIN={config.secret('basic-auth-user')}:{config.secret('basic-auth-password')}",
         f"export MINIO_LOGIN={config.secret('minio-access-key')}:{config.secret('minio-secret-key')}",
@@ -227,7 +226,8 @@ def main(argv: list[str]) -> int:
         if not targets:
             print(nothing_running(), file=sys.stderr if command == "env" else sys.stdout)
             return 1 if command == "env" else 0
-        if command == "env":
+        if command == "env":  # stdout is for eval; the reader still sees which stack it is
+            print(f"# {targets[0].title}", file=sys.stderr)
             print("\n".join(env_lines(targets[0])))
             return 0
         failed = 0

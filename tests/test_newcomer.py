@@ -72,27 +72,30 @@ def test_columns_line_up():
     assert {line.index("RUNNING") for line in lines} == {status.WIDTH}
 
 
-def test_demo_refuses_beside_make_up_and_starts_nothing(dirs):
-    """A `make up` stack (the Data API stand-in is enough to have its supervisord running)."""
+@pytest.mark.parametrize(("runs", "start", "fix"), [("up", "demo", "make down"), ("demo", "up", "make demo-down")])
+def test_one_kind_refuses_to_start_beside_the_other(dirs, runs, start, fix):
+    """A running stack of one kind (its Data API stand-in is enough) and the other kind's start command."""
     state_dir, demo_dir = dirs
-    up = Stack(make_stack_config(state_dir))
+    where = {"up": state_dir, "demo": demo_dir}
+    other = Stack(make_stack_config(where[runs]))
     try:
-        up.up(["data-api"], progress=lambda line: None)
-        running.record(up, "up")
-        result = make("demo", user_env(state_dir, demo_dir, **free_ports()), timeout=300)
+        other.up(["data-api"], progress=lambda line: None)
+        running.record(other, runs)
+        result = make(start, user_env(state_dir, demo_dir, **free_ports()), timeout=300)
         assert result.returncode != 0
         assert result.stderr.splitlines()[0] == (
-            f"error: make up's stack (state {state_dir}) is running, and make demo would need the same ports: "
-            "stop it with `make down`, then run `make demo`"
+            f"error: {running.TITLES[runs]} (state {where[runs]}) is running, and make {start} would need the same "
+            f"ports: stop it with `{fix}`, then run `make {start}`"
         )
-        assert not demo_dir.exists()  # nothing started, nothing written
+        assert not where[start].exists()  # nothing started, nothing written
 
         shown = make("status", user_env(state_dir, demo_dir))
-        assert shown.returncode == 0 and shown.stdout.startswith(f"make up's stack (state {state_dir})\n")
+        assert shown.returncode == 0 and shown.stdout.startswith(f"{running.TITLES[runs]} (state {where[runs]})\n")
         assert re.search(r"^data-api\s+RUNNING\s+http://127\.0\.0\.1:\d+$", shown.stdout, re.MULTILINE)
         assert re.search(r"^mysql\s+STOPPED\s", shown.stdout, re.MULTILINE)
+        assert re.search(r"^batches\s+\?\s+MinIO at 127\.0\.0\.1:\d+ is not reachable", shown.stdout, re.MULTILINE)
     finally:
-        up.down()
+        other.down()
 
 
 def test_a_failed_demo_leaves_nothing_running(dirs):
