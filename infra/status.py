@@ -137,7 +137,7 @@ def status(target: RunningStack) -> list[str]:
     lines = [f"{target.title}", row("service", "state", "address")]
     for name, _, _ in SERVICES:
         lines.append(row(name, target.stack.state_of(name), target.stack.address(name)))
-    return lines + ["", row("pipeline", "", "")] + pipeline_rows(target)
+    return lines + ["", "pipeline"] + pipeline_rows(target)
 
 
 # --- check: one row per service; a service without one gets its liveness probe -------------------
@@ -167,10 +167,10 @@ def check_cron(target: RunningStack) -> str:
     return f"running, fires fetch-batch on {schedule!r}"
 
 
-def with_settings(check: Callable) -> Callable[[RunningStack], str]:
+def with_settings(check: Callable, detail: str) -> Callable[[RunningStack], str]:
     def run(target: RunningStack) -> str:
         check(target.settings())
-        return "answers, and accepts the pipeline's credentials"
+        return detail
     return run
 
 
@@ -182,9 +182,9 @@ def liveness(name: str) -> Callable[[RunningStack], str]:
 
 
 CHECKS: dict[str, Callable[[RunningStack], str]] = {
-    "mysql": with_settings(check_mysql),
-    "minio": with_settings(check_minio),
-    "mlflow": with_settings(check_mlflow),
+    "mysql": with_settings(check_mysql, "accepts the pipeline's user and password on its database"),
+    "minio": with_settings(check_minio, "accepts the pipeline's access and secret keys"),
+    "mlflow": with_settings(check_mlflow, "/health answers"),
     "functions": check_functions,
     "gateway": check_gateway,
     "cron": check_cron,

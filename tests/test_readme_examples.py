@@ -26,12 +26,15 @@ from tests.newcomer_support import (
     without_comment,
 )
 
-pytestmark = pytest.mark.services
+# a stack's start counts in its first test: make up or make demo under a heavy load takes up to 15 min
+pytestmark = [pytest.mark.services, pytest.mark.timeout(2400)]
 
 # the demo, faster still: about 4 s a batch and 581 rows each
 DEMO_CADENCE = {"DEMO_SCHEDULE": "@every 2s", "DEMO_BATCH_PERIOD": "3", "DATA_API_ROWS": "58101",
                 "MODEL_POLL_SECONDS": "1"}
 TITLES = {"up": "make up's stack", "demo": "the demo's stack"}
+# under loads of 18 to 30 on 2 cores, MLflow (180 s) and the functions (60 s) outlasted make up's waits; a user runs it again
+START_ATTEMPTS = 6
 
 
 @pytest.fixture(scope="module", params=["up", "demo"])
@@ -41,8 +44,11 @@ def started(request, tmp_path_factory):
     root = tmp_path_factory.mktemp(f"readme-{kind}")
     shell = user_env(root / "state", root / "state-demo")
     starting = {**shell, **free_ports(), **(DEMO_CADENCE if kind == "demo" else {})}
-    result = make(kind, starting, timeout=900)
     try:
+        for _ in range(START_ATTEMPTS):
+            result = make(kind, starting, timeout=900)
+            if "did not become healthy" not in result.stderr:
+                break
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         yield kind, shell, result.stdout
     finally:
