@@ -20,10 +20,10 @@ from datetime import UTC, datetime
 
 import requests
 
-from infra.cron import cron_functions
 from infra.gateway import runtime
 from infra.gateway.stackfile import load_stack_file
 from infra.running import RunningStack, nothing_running, running
+from infra.schedule import cron_functions
 from infra.stack import NAME_WIDTH, SERVICES, probe_http
 from shared.errors import ConfigError, PipelineError, ServiceUnavailable
 from shared.health import check_minio, check_mlflow, check_mysql
@@ -53,7 +53,7 @@ def schedule_seconds(schedule: str) -> float | None:
 
 
 def next_tick(schedule_s: float, now: float) -> float:
-    """Cron ticks fall on multiples of the interval (supercronic and the cron-connector alike)."""
+    """Cron ticks fall on multiples of the interval (the cron-connector's robfig/cron)."""
     return math.floor(now / schedule_s) * schedule_s + schedule_s
 
 
