@@ -8,11 +8,13 @@ commands here keeps credentials out of supervisord's configuration and `ps`.
 
 from __future__ import annotations
 
+import configparser
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from infra.config import StackConfig, load_stack_config
 from infra.schedule import rebuild_interval
@@ -88,28 +90,54 @@ def webhook_target_env(config: StackConfig) -> dict[str, str]:
     }
 
 
+def auth_database(settings) -> str:
+    """MLflow's user store: a database of its own beside the tracking one, in the same MariaDB."""
+    return f"{settings.mysql_database}_auth"
+
+
 def mlflow(config: StackConfig) -> Command:
-    from shared.settings import load_settings
+    """The tracking server behind MLflow's basic-auth app, serving artifacts itself (as MinIO user `mlflow`)."""
+    from shared.settings import MINIO_USERS, load_settings
 
     settings = load_settings({**os.environ, **config.service_env()})
-    password = config.secret("mysql-password")
+    mysql_url = f"mysql+pymysql://{settings.mysql_user}:{config.secret('mysql-password')}@{config.host}:{config.ports['mysql']}"
     argv = [
-        _binary(config, str(config.python.parent / "mlflow")), "server",
+        _binary(config, str(config.python.parent / "mlflow")), "server", "--app-name", "basic-auth",
         "--host", config.host, "--port", str(config.ports["mlflow"]),
-        "--artifacts-destination", f"s3://{settings.artifact_bucket}",
+        "--serve-artifacts", "--artifacts-destination", f"s3://{settings.artifact_bucket}",
         "--workers", "2",
     ]
     env = {
-        "MLFLOW_BACKEND_STORE_URI": (
-            f"mysql+pymysql://{settings.mysql_user}:{password}@{config.host}:{config.ports['mysql']}"
-            f"/{settings.mysql_database}"
-        ),
+        "MLFLOW_BACKEND_STORE_URI": f"{mysql_url}/{settings.mysql_database}",
+        "MLFLOW_AUTH_CONFIG_PATH": str(write_auth_config(config, f"{mysql_url}/{auth_database(settings)}")),
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": config.secret("mlflow-flask-secret-key"),
         "MLFLOW_S3_ENDPOINT_URL": f"http://{settings.minio_endpoint}",
-        "AWS_ACCESS_KEY_ID": config.secret("minio-access-key"),
-        "AWS_SECRET_ACCESS_KEY": config.secret("minio-secret-key"),
+        "AWS_ACCESS_KEY_ID": "mlflow",
+        "AWS_SECRET_ACCESS_KEY": config.secret(MINIO_USERS["mlflow"]),
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     return argv, env
+
+
+def write_auth_config(config: StackConfig, database_uri: str) -> Path:
+    """MLflow's auth settings (they hold passwords: owner-only). Every authenticated user may read;
+    the admin is the stack's admin (the gateway's basic auth); the users per role come at bootstrap."""
+    parser = configparser.ConfigParser()
+    values = {
+        "default_permission": "READ",
+        "database_uri": database_uri,
+        "admin_username": config.secret("basic-auth-user"),
+        "admin_password": config.secret("basic-auth-password"),
+        "authorization_function": "mlflow.server.auth:authenticate_request_basic_auth",
+    }
+    parser["mlflow"] = {key: value.replace("%", "%%") for key, value in values.items()}  # no interpolation
+    path = config.state_dir / "mlflow" / "basic_auth.ini"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    with path.open("w") as out:
+        parser.write(out)
+    return path
 
 
 def gateway(config: StackConfig) -> Command:
@@ -117,7 +145,7 @@ def gateway(config: StackConfig) -> Command:
 
 
 def ui(config: StackConfig) -> Command:
-    return [str(config.python), "-m", "ui.app"], {}
+    return [str(config.python), "-m", "ui.app"], {"SERVICE_ROLE": "web-ui"}  # its own MinIO and MLflow users
 
 
 def cron(config: StackConfig) -> Command:

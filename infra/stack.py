@@ -9,24 +9,26 @@ directory and free ports.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pymysql
 from minio.notificationconfig import NotificationConfig, PrefixFilterRule, QueueConfig
 
+from infra import minio_access
 from infra.config import ROOT, StackConfig, ensure_secrets, load_stack_config
 from infra.gateway import runtime
-from infra.launch import MINIO_WEBHOOK_ID
+from infra.launch import MINIO_WEBHOOK_ID, auth_database
 from infra.schedule import check_schedules, rebuild_interval
 from shared.errors import ConfigError, PipelineError, ServiceUnavailable
 from shared.health import CHECKS, minio_client
-from shared.settings import Settings, load_settings
+from shared.settings import MLFLOW_USERS, Settings, load_settings
 
 # start order; each entry: service, ports it binds, seconds to wait for health
 SERVICES: list[tuple[str, tuple[str, ...], float]] = [
@@ -249,11 +251,14 @@ def bootstrap_mysql(stack: Stack) -> None:
     conn = stack.root_mysql()
     try:
         with conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE IF NOT EXISTS `{settings.mysql_database}`")
+            databases = (settings.mysql_database, auth_database(settings))  # tracking, MLflow's users
+            for database in databases:
+                cur.execute(f"CREATE DATABASE IF NOT EXISTS `{database}`")
             for host in ("localhost", "127.0.0.1", "%"):
                 cur.execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (settings.mysql_user, host, password))
                 cur.execute("ALTER USER %s@%s IDENTIFIED BY %s", (settings.mysql_user, host, password))
-                cur.execute(f"GRANT ALL ON `{settings.mysql_database}`.* TO %s@%s", (settings.mysql_user, host))
+                for database in databases:
+                    cur.execute(f"GRANT ALL ON `{database}`.* TO %s@%s", (settings.mysql_user, host))
         conn.commit()
     finally:
         conn.close()
@@ -268,6 +273,50 @@ def bootstrap_minio(stack: Stack) -> None:
             client.make_bucket(bucket)
     # new batch objects notify train-model (replaces the bucket's notification set: ours alone)
     client.set_bucket_notification(settings.batch_bucket, batch_notification(settings))
+    minio_access.apply(settings, stack.config.secret)
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """`values` in os.environ for the block (MLflow's clients read their credentials there)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def bootstrap_mlflow(stack: Stack) -> None:
+    """MLflow's users per role, with the stack admin's credentials (idempotent). Every user reads
+    (`default_permission`); train-model also writes runs in the experiment and versions and aliases
+    of the model; the UI moves the alias only with the admin credentials its user types in."""
+    settings = stack.settings()
+    user, password = settings.mlflow_credentials
+    admin_env = {"MLFLOW_TRACKING_USERNAME": user, "MLFLOW_TRACKING_PASSWORD": password,
+                 "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+    with environment(admin_env):
+        from mlflow import MlflowClient
+        from mlflow.exceptions import RestException
+        from mlflow.server.auth.client import AuthServiceClient
+
+        users = AuthServiceClient(settings.mlflow_tracking_uri)
+        for role, secret in MLFLOW_USERS.items():
+            try:
+                users.create_user(role, stack.config.secret(secret))
+            except RestException as exc:
+                if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+                users.update_user_password(role, stack.config.secret(secret))
+        tracking = MlflowClient(settings.mlflow_tracking_uri)
+        experiment = tracking.get_experiment_by_name(settings.experiment_name)
+        experiment_id = experiment.experiment_id if experiment else tracking.create_experiment(settings.experiment_name)
+        users.grant_user_permission("train-model", "experiment", experiment_id, "EDIT")
+        users.grant_user_permission("train-model", "registered_model", settings.model_name, "EDIT")
 
 
 def batch_notification(settings: Settings) -> NotificationConfig:
@@ -277,7 +326,9 @@ def batch_notification(settings: Settings) -> NotificationConfig:
     )])
 
 
-BOOTSTRAP: dict[str, Callable[[Stack], None]] = {"mysql": bootstrap_mysql, "minio": bootstrap_minio}
+BOOTSTRAP: dict[str, Callable[[Stack], None]] = {
+    "mysql": bootstrap_mysql, "minio": bootstrap_minio, "mlflow": bootstrap_mlflow,
+}
 
 
 def status(stack: Stack) -> int:

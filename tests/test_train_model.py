@@ -14,8 +14,9 @@ import pytest
 from mlflow import MlflowClient
 
 from infra.data_api.synthetic import generate
-from shared import training
+from shared import tracking, training
 from shared.health import minio_client
+from shared.model_file import CHECKSUM_TAG
 from shared.retrain import TrainingState, put_json, read_json
 from shared.schema import FEATURES
 from tests.train_support import (
@@ -157,9 +158,9 @@ def register_memorizing_champion(settings) -> str:
     pipeline.fit(frame[list(FEATURES)], frame["Cover_Type"])
     mlflow.set_experiment(settings.experiment_name)
     with mlflow.start_run(run_name="memorizing-champion"):
-        info = mlflow.sklearn.log_model(pipeline, name="model", serialization_format="pickle",
-                                        registered_model_name=settings.model_name)
+        info, sha256 = tracking.log_skops_model(pipeline, registered_model_name=settings.model_name)
     version = str(info.registered_model_version)
+    MlflowClient().set_model_version_tag(settings.model_name, version, CHECKSUM_TAG, sha256)
     MlflowClient().set_registered_model_alias(settings.model_name, "champion", version)
     return version
 
