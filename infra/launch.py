@@ -90,17 +90,12 @@ def webhook_target_env(config: StackConfig) -> dict[str, str]:
     }
 
 
-def auth_database(settings) -> str:
-    """MLflow's user store: a database of its own beside the tracking one, in the same MariaDB."""
-    return f"{settings.mysql_database}_auth"
-
-
 def mlflow(config: StackConfig) -> Command:
     """The tracking server behind MLflow's basic-auth app, serving artifacts itself (as MinIO user `mlflow`)."""
     from shared.settings import MINIO_USERS, load_settings
 
     settings = load_settings({**os.environ, **config.service_env()})
-    mysql_url = f"mysql+pymysql://{settings.mysql_user}:{config.secret('mysql-password')}@{config.host}:{config.ports['mysql']}"
+    password = config.secret("mysql-password")
     argv = [
         _binary(config, str(config.python.parent / "mlflow")), "server", "--app-name", "basic-auth",
         "--host", config.host, "--port", str(config.ports["mlflow"]),
@@ -108,8 +103,11 @@ def mlflow(config: StackConfig) -> Command:
         "--workers", "2",
     ]
     env = {
-        "MLFLOW_BACKEND_STORE_URI": f"{mysql_url}/{settings.mysql_database}",
-        "MLFLOW_AUTH_CONFIG_PATH": str(write_auth_config(config, f"{mysql_url}/{auth_database(settings)}")),
+        "MLFLOW_BACKEND_STORE_URI": (
+            f"mysql+pymysql://{settings.mysql_user}:{password}@{config.host}:{config.ports['mysql']}"
+            f"/{settings.mysql_database}"
+        ),
+        "MLFLOW_AUTH_CONFIG_PATH": str(write_auth_config(config)),
         "MLFLOW_FLASK_SERVER_SECRET_KEY": config.secret("mlflow-flask-secret-key"),
         "MLFLOW_S3_ENDPOINT_URL": f"http://{settings.minio_endpoint}",
         "AWS_ACCESS_KEY_ID": "mlflow",
@@ -119,20 +117,24 @@ def mlflow(config: StackConfig) -> Command:
     return argv, env
 
 
-def write_auth_config(config: StackConfig, database_uri: str) -> Path:
-    """MLflow's auth settings (they hold passwords: owner-only). Every authenticated user may read;
-    the admin is the stack's admin (the gateway's basic auth); the users per role come at bootstrap."""
+def write_auth_config(config: StackConfig) -> Path:
+    """MLflow's auth settings (they hold the admin's password: owner-only). Every authenticated user
+    may read; the admin is the stack's admin (the gateway's basic auth); the role users come at
+    bootstrap. The user store is SQLite beside it: MLflow's own migration cannot create its tables
+    in MySQL/MariaDB (two foreign keys both named fk_user_id, mlflow/mlflow#9642)."""
+    folder = config.state_dir / "mlflow"
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
     parser = configparser.ConfigParser()
     values = {
         "default_permission": "READ",
-        "database_uri": database_uri,
+        "database_uri": f"sqlite:///{folder / 'users.db'}",
         "admin_username": config.secret("basic-auth-user"),
         "admin_password": config.secret("basic-auth-password"),
         "authorization_function": "mlflow.server.auth:authenticate_request_basic_auth",
     }
     parser["mlflow"] = {key: value.replace("%", "%%") for key, value in values.items()}  # no interpolation
-    path = config.state_dir / "mlflow" / "basic_auth.ini"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = folder / "basic_auth.ini"
     path.touch(mode=0o600)
     path.chmod(0o600)
     with path.open("w") as out:

@@ -24,7 +24,7 @@ from minio.notificationconfig import NotificationConfig, PrefixFilterRule, Queue
 from infra import minio_access
 from infra.config import ROOT, StackConfig, ensure_secrets, load_stack_config
 from infra.gateway import runtime
-from infra.launch import MINIO_WEBHOOK_ID, auth_database
+from infra.launch import MINIO_WEBHOOK_ID
 from infra.schedule import check_schedules, rebuild_interval
 from shared.errors import ConfigError, PipelineError, ServiceUnavailable
 from shared.health import CHECKS, minio_client
@@ -34,7 +34,7 @@ from shared.settings import MLFLOW_USERS, Settings, load_settings
 SERVICES: list[tuple[str, tuple[str, ...], float]] = [
     ("mysql", ("mysql",), 60),
     ("minio", ("minio", "minio-console"), 60),
-    ("mlflow", ("mlflow",), 180),
+    ("mlflow", ("mlflow",), 300),  # the basic-auth app takes minutes to start on a busy 2-core machine
     ("data-api", ("data-api",), 60),  # the course Data API's stand-in (infra/data_api)
     ("functions", (), 60),  # one supervisord program per function of stack.yml (infra/gateway/runtime.py)
     ("gateway", ("gateway",), 30),
@@ -251,14 +251,11 @@ def bootstrap_mysql(stack: Stack) -> None:
     conn = stack.root_mysql()
     try:
         with conn.cursor() as cur:
-            databases = (settings.mysql_database, auth_database(settings))  # tracking, MLflow's users
-            for database in databases:
-                cur.execute(f"CREATE DATABASE IF NOT EXISTS `{database}`")
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS `{settings.mysql_database}`")
             for host in ("localhost", "127.0.0.1", "%"):
                 cur.execute("CREATE USER IF NOT EXISTS %s@%s IDENTIFIED BY %s", (settings.mysql_user, host, password))
                 cur.execute("ALTER USER %s@%s IDENTIFIED BY %s", (settings.mysql_user, host, password))
-                for database in databases:
-                    cur.execute(f"GRANT ALL ON `{database}`.* TO %s@%s", (settings.mysql_user, host))
+                cur.execute(f"GRANT ALL ON `{settings.mysql_database}`.* TO %s@%s", (settings.mysql_user, host))
         conn.commit()
     finally:
         conn.close()
