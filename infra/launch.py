@@ -101,6 +101,9 @@ def mlflow(config: StackConfig) -> Command:
         "--host", config.host, "--port", str(config.ports["mlflow"]),
         "--serve-artifacts", "--artifacts-destination", f"s3://{settings.artifact_bucket}",
         "--workers", "2",
+        # uvicorn kills a worker that does not answer its ping within 5 s: on a busy machine the
+        # basic-auth app's workers took longer to start and were killed over and over
+        "--uvicorn-opts", "--timeout-worker-healthcheck 60",
     ]
     env = {
         "MLFLOW_BACKEND_STORE_URI": (

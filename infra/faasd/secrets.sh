@@ -43,11 +43,11 @@ MINIO_ROOT_USER=$(cat "$SECRETS/minio-access-key")
 MINIO_ROOT_PASSWORD=$(cat "$SECRETS/minio-secret-key")
 MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_PIPELINE=$(cat "$SECRETS/minio-webhook-token")
 ENV
-# MLflow's basic-auth app: every user reads, the admin is faasd's gateway admin, users in MariaDB
+# MLflow's basic-auth app: every user reads, the admin is faasd's gateway admin, users in SQLite
 cat > "$FAASD/mlflow/basic_auth.ini" <<INI
 [mlflow]
 default_permission = READ
-database_uri = mysql+pymysql://mlflow:$(cat "$SECRETS/mysql-password")@mysql:3306/mlflow_auth
+database_uri = sqlite:////etc/mlflow/users.db
 admin_username = $(cat "$SECRETS/basic-auth-user")
 admin_password = $(cat "$SECRETS/basic-auth-password")
 authorization_function = mlflow.server.auth:authenticate_request_basic_auth
