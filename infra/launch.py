@@ -135,6 +135,9 @@ def write_auth_config(config: StackConfig) -> Path:
         "admin_username": config.secret("basic-auth-user"),
         "admin_password": config.secret("basic-auth-password"),
         "authorization_function": "mlflow.server.auth:authenticate_request_basic_auth",
+        # checking a password costs a slow hash on every request (the first took 26 s on a busy
+        # 2-core machine); a checked one is remembered per worker for a minute
+        "auth_cache_ttl_seconds": "60",
     }
     parser["mlflow"] = {key: value.replace("%", "%%") for key, value in values.items()}  # no interpolation
     path = folder / "basic_auth.ini"

@@ -51,6 +51,7 @@ database_uri = sqlite:////etc/mlflow/users.db
 admin_username = $(cat "$SECRETS/basic-auth-user")
 admin_password = $(cat "$SECRETS/basic-auth-password")
 authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+auth_cache_ttl_seconds = 60
 INI
 chown 999:999 "$FAASD/mysql"
 chown -R 1000:1000 "$FAASD/minio"
