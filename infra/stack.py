@@ -2,7 +2,7 @@
 
 `up` writes supervisord's configuration into the state directory, starts supervisord,
 then starts the services in order, waits until each answers its health check, and
-creates the database, user and buckets (all idempotent). `down` stops exactly that
+creates the database, buckets and every role's MinIO and MLflow user (all idempotent). `down` stops exactly that
 supervisord and its children. Tests use the same `Stack` with a temporary state
 directory and free ports.
 """
@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -296,7 +297,8 @@ def bootstrap_mlflow(stack: Stack) -> None:
     user, password = settings.mlflow_credentials
     admin_env = {"MLFLOW_TRACKING_USERNAME": user, "MLFLOW_TRACKING_PASSWORD": password,
                  "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
-    with environment(admin_env):
+    with environment(admin_env), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="starlette.middleware.wsgi is deprecated")  # from MLflow's server
         from mlflow import MlflowClient
         from mlflow.exceptions import RestException
         from mlflow.server.auth.client import AuthServiceClient
