@@ -96,6 +96,7 @@ def test_tenth_batch_trains_once_and_replays_do_not(stack_env, monkeypatch, hand
     assert len(versions) == 3
     assert {v.tags["family"] for v in versions} == set(training.FAMILIES)
     assert all(v.tags["training_id"] == trained["training_id"] for v in versions)
+    assert all(len(v.tags[CHECKSUM_TAG]) == 64 for v in versions)  # the skops file's SHA-256, for predict
     assert champion_version(client, settings.model_name) == trained["decision"]["best_version"]
     assert trained["decision"]["reason"] == "first champion"
     assert_champion_serves_raw_rows(settings.model_name)
@@ -128,7 +129,7 @@ def assert_tracked_in_mysql_and_minio(settings, client, parent_run_id: str, chil
     experiment_id = client.get_experiment_by_name(settings.experiment_name).experiment_id
     keys = [obj.object_name for obj in
             minio_client(settings).list_objects(settings.artifact_bucket, prefix=f"{experiment_id}/", recursive=True)]
-    assert any(key.endswith("/model.pkl") for key in keys), keys[:20]
+    assert any(key.endswith("/model.skops") for key in keys), keys[:20]
     assert any(key.endswith(f"{child_run_id}/artifacts/confusion_matrix.png") for key in keys)
 
 
