@@ -35,7 +35,7 @@ from shared.settings import MLFLOW_USERS, Settings, load_settings
 SERVICES: list[tuple[str, tuple[str, ...], float]] = [
     ("mysql", ("mysql",), 60),
     ("minio", ("minio", "minio-console"), 60),
-    ("mlflow", ("mlflow",), 300),  # the basic-auth app takes minutes to start on a busy 2-core machine
+    ("mlflow", ("mlflow",), 600),  # the basic-auth app took 6 min to start on a 2-core machine at load 40
     ("data-api", ("data-api",), 60),  # the course Data API's stand-in (infra/data_api)
     ("functions", (), 60),  # one supervisord program per function of stack.yml (infra/gateway/runtime.py)
     ("gateway", ("gateway",), 30),
