@@ -99,6 +99,8 @@ class Registry:
 
     def resolve(self, name: str, alias: str) -> VersionInfo:
         response = self._get("/api/2.0/mlflow/registered-models/alias", {"name": name, "alias": alias})
+        if response.status_code == 403:  # MLflow's auth answers 403 for a model that does not exist yet
+            raise NoChampion(f"no champion yet: {name!r} is not registered, or predict's MLflow user may not read it")
         if response.status_code in (400, 404) and _error_code(response) in (
             "RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"
         ):
