@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.errors import ConfigError
+from shared.settings import MINIO_USERS, MLFLOW_USERS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +41,9 @@ SECRET_DEFAULTS: dict[str, Callable[[], str]] = {
     "basic-auth-user": lambda: "admin",
     "basic-auth-password": lambda: secrets.token_urlsafe(24),
     "minio-webhook-token": lambda: secrets.token_urlsafe(24),
+    # one MinIO and one MLflow user per role (shared/settings.py); the MLflow server's session key
+    **{name: lambda: secrets.token_urlsafe(24) for name in (*MINIO_USERS.values(), *MLFLOW_USERS.values())},
+    "mlflow-flask-secret-key": lambda: secrets.token_urlsafe(32),
 }
 
 

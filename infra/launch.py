@@ -8,11 +8,13 @@ commands here keeps credentials out of supervisord's configuration and `ps`.
 
 from __future__ import annotations
 
+import configparser
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from infra.config import StackConfig, load_stack_config
 from infra.schedule import rebuild_interval
@@ -89,24 +91,30 @@ def webhook_target_env(config: StackConfig) -> dict[str, str]:
 
 
 def mlflow(config: StackConfig) -> Command:
-    from shared.settings import load_settings
+    """The tracking server behind MLflow's basic-auth app, serving artifacts itself (as MinIO user `mlflow`)."""
+    from shared.settings import MINIO_USERS, load_settings
 
     settings = load_settings({**os.environ, **config.service_env()})
     password = config.secret("mysql-password")
     argv = [
-        _binary(config, str(config.python.parent / "mlflow")), "server",
+        _binary(config, str(config.python.parent / "mlflow")), "server", "--app-name", "basic-auth",
         "--host", config.host, "--port", str(config.ports["mlflow"]),
-        "--artifacts-destination", f"s3://{settings.artifact_bucket}",
+        "--serve-artifacts", "--artifacts-destination", f"s3://{settings.artifact_bucket}",
         "--workers", "2",
+        # uvicorn kills a worker that does not answer its ping within 5 s: on a busy machine the
+        # basic-auth app's workers took longer to start and were killed over and over
+        "--uvicorn-opts", "--timeout-worker-healthcheck 60",
     ]
     env = {
         "MLFLOW_BACKEND_STORE_URI": (
             f"mysql+pymysql://{settings.mysql_user}:{password}@{config.host}:{config.ports['mysql']}"
             f"/{settings.mysql_database}"
         ),
+        "MLFLOW_AUTH_CONFIG_PATH": str(write_auth_config(config)),
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": config.secret("mlflow-flask-secret-key"),
         "MLFLOW_S3_ENDPOINT_URL": f"http://{settings.minio_endpoint}",
-        "AWS_ACCESS_KEY_ID": config.secret("minio-access-key"),
-        "AWS_SECRET_ACCESS_KEY": config.secret("minio-secret-key"),
+        "AWS_ACCESS_KEY_ID": "mlflow",
+        "AWS_SECRET_ACCESS_KEY": config.secret(MINIO_USERS["mlflow"]),
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     return argv, env
@@ -136,12 +144,40 @@ def prometheus_config(config: StackConfig, interval: str) -> str:
     }, sort_keys=False)
 
 
+def write_auth_config(config: StackConfig) -> Path:
+    """MLflow's auth settings (they hold the admin's password: owner-only). Every authenticated user
+    may read; the admin is the stack's admin (the gateway's basic auth); the role users come at
+    bootstrap. The user store is SQLite beside it: MLflow's own migration cannot create its tables
+    in MySQL/MariaDB (two foreign keys both named fk_user_id, mlflow/mlflow#9642)."""
+    folder = config.state_dir / "mlflow"
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    parser = configparser.ConfigParser()
+    values = {
+        "default_permission": "READ",
+        "database_uri": f"sqlite:///{folder / 'users.db'}",
+        "admin_username": config.secret("basic-auth-user"),
+        "admin_password": config.secret("basic-auth-password"),
+        "authorization_function": "mlflow.server.auth:authenticate_request_basic_auth",
+        # checking a password costs a slow hash on every request (the first took 26 s on a busy
+        # 2-core machine); a checked one is remembered per worker for a minute
+        "auth_cache_ttl_seconds": "60",
+    }
+    parser["mlflow"] = {key: value.replace("%", "%%") for key, value in values.items()}  # no interpolation
+    path = folder / "basic_auth.ini"
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    with path.open("w") as out:
+        parser.write(out)
+    return path
+
+
 def gateway(config: StackConfig) -> Command:
     return [str(config.python), "-m", "infra.gateway"], {}
 
 
 def ui(config: StackConfig) -> Command:
-    return [str(config.python), "-m", "ui.app"], {}
+    return [str(config.python), "-m", "ui.app"], {"SERVICE_ROLE": "web-ui"}  # its own MinIO and MLflow users
 
 
 def cron(config: StackConfig) -> Command:

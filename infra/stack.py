@@ -2,37 +2,40 @@
 
 `up` writes supervisord's configuration into the state directory, starts supervisord,
 then starts the services in order, waits until each answers its health check, and
-creates the database, user and buckets (all idempotent). `down` stops exactly that
+creates the database, buckets and every role's MinIO and MLflow user (all idempotent). `down` stops exactly that
 supervisord and its children. Tests use the same `Stack` with a temporary state
 directory and free ports.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pymysql
 from minio.notificationconfig import NotificationConfig, PrefixFilterRule, QueueConfig
 
+from infra import minio_access
 from infra.config import ROOT, StackConfig, ensure_secrets, load_stack_config
 from infra.gateway import runtime
 from infra.launch import MINIO_WEBHOOK_ID
 from infra.schedule import check_schedules, rebuild_interval
 from shared.errors import ConfigError, PipelineError, ServiceUnavailable
 from shared.health import CHECKS, minio_client
-from shared.settings import Settings, load_settings
+from shared.settings import MLFLOW_USERS, Settings, load_settings
 
 # start order; each entry: service, ports it binds, seconds to wait for health
 SERVICES: list[tuple[str, tuple[str, ...], float]] = [
     ("mysql", ("mysql",), 60),
     ("minio", ("minio", "minio-console"), 60),
-    ("mlflow", ("mlflow",), 180),
+    ("mlflow", ("mlflow",), 600),  # the basic-auth app took 6 min to start on a 2-core machine at load 40
     ("data-api", ("data-api",), 60),  # the course Data API's stand-in (infra/data_api)
     ("functions", (), 60),  # one supervisord program per function of stack.yml (infra/gateway/runtime.py)
     ("gateway", ("gateway",), 30),
@@ -271,6 +274,51 @@ def bootstrap_minio(stack: Stack) -> None:
             client.make_bucket(bucket)
     # new batch objects notify train-model (replaces the bucket's notification set: ours alone)
     client.set_bucket_notification(settings.batch_bucket, batch_notification(settings))
+    minio_access.apply(settings, stack.config.secret)
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """`values` in os.environ for the block (MLflow's clients read their credentials there)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def bootstrap_mlflow(stack: Stack) -> None:
+    """MLflow's users per role, with the stack admin's credentials (idempotent). Every user reads
+    (`default_permission`); train-model also writes runs in the experiment and versions and aliases
+    of the model; the UI moves the alias only with the admin credentials its user types in."""
+    settings = stack.settings()
+    user, password = settings.mlflow_credentials
+    admin_env = {"MLFLOW_TRACKING_USERNAME": user, "MLFLOW_TRACKING_PASSWORD": password,
+                 "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+    with environment(admin_env), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="starlette.middleware.wsgi is deprecated")  # from MLflow's server
+        from mlflow import MlflowClient
+        from mlflow.exceptions import RestException
+        from mlflow.server.auth.client import AuthServiceClient
+
+        users = AuthServiceClient(settings.mlflow_tracking_uri)
+        for role, secret in MLFLOW_USERS.items():
+            try:
+                users.create_user(role, stack.config.secret(secret))
+            except RestException as exc:
+                if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                    raise
+                users.update_user_password(role, stack.config.secret(secret))
+        tracking = MlflowClient(settings.mlflow_tracking_uri)
+        experiment = tracking.get_experiment_by_name(settings.experiment_name)
+        experiment_id = experiment.experiment_id if experiment else tracking.create_experiment(settings.experiment_name)
+        users.grant_user_permission("train-model", "experiment", experiment_id, "EDIT")
+        users.grant_user_permission("train-model", "registered_model", settings.model_name, "EDIT")
 
 
 def batch_notification(settings: Settings) -> NotificationConfig:
@@ -280,7 +328,9 @@ def batch_notification(settings: Settings) -> NotificationConfig:
     )])
 
 
-BOOTSTRAP: dict[str, Callable[[Stack], None]] = {"mysql": bootstrap_mysql, "minio": bootstrap_minio}
+BOOTSTRAP: dict[str, Callable[[Stack], None]] = {
+    "mysql": bootstrap_mysql, "minio": bootstrap_minio, "mlflow": bootstrap_mlflow,
+}
 
 
 def up(stack: Stack, services: list[str]) -> int:

@@ -43,13 +43,13 @@ from shared.dataset import frame_from_rows
 from shared.errors import BadRequest, Forbidden, PipelineError, ServiceUnavailable, Unauthorized, UpstreamError
 from shared.health import minio_client
 from shared.http import parse_json
+from shared.settings import TRAINING_STATE_PREFIX as STATE_PREFIX
 from shared.settings import Settings
 from shared.tracking import Lineage, fail_running_runs, train_and_track
 from shared.training import NotEnoughData, prepare
 
 MAX_CALL_BYTES = 1024 * 1024  # a MinIO event is a few KB
 LEASE_RENEWALS = 4  # renewals per lease: a holder may miss three before it loses the lock
-STATE_PREFIX = "training/"
 
 log = logging.getLogger(__name__)
 

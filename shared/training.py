@@ -46,7 +46,7 @@ IMPORTANCE_REPEATS = 3
 # family -> hyper-parameters of its classifier (logged as run parameters)
 FAMILY_PARAMS: dict[str, dict] = {
     "logistic_regression": {"C": 1.0, "max_iter": 300, "solver": "lbfgs"},
-    # bounded so the pickled model stays small (a few MB) and loads fast in predict
+    # bounded so the stored model stays small (a few MB) and loads fast in predict
     "random_forest": {"n_estimators": 50, "max_depth": 20, "min_samples_leaf": 6, "n_jobs": 2},
     # scikit-learn's histogram-based booster, 40x faster here than GradientBoostingClassifier;
     # early stopping on the accuracy of an inner validation split keeps it from overfitting
@@ -155,7 +155,7 @@ def as_api_strings(features: pd.DataFrame) -> pd.DataFrame:
 
 
 def cast_numbers() -> FunctionTransformer:
-    # numpy.asarray is pickled by reference, so loading the model needs no code of ours
+    # numpy.asarray is stored by reference (a trusted type, shared/model_file.py): no code of ours to load
     return FunctionTransformer(np.asarray, kw_args={"dtype": np.float64}, feature_names_out="one-to-one")
 
 
@@ -219,6 +219,7 @@ def train_candidate(family: str, data: PreparedData, seed: int = SEED) -> Candid
         started = time.perf_counter()
         pipeline.fit(data.x_train, data.y_train)
         fit_seconds = time.perf_counter() - started
+        forget_patched_methods(pipeline)
         evaluation = evaluate(pipeline, data.x_holdout, data.y_holdout, data.labels)
     return Candidate(family, pipeline, fit_seconds, evaluation)
 
@@ -232,6 +233,14 @@ def importance(candidate: Candidate, data: PreparedData, rows: int = IMPORTANCE_
                                         scoring=SELECTION_METRIC, n_repeats=repeats, random_state=seed)
     return {feature: {"mean": float(mean), "std": float(std)}
             for feature, mean, std in zip(sample.columns, result.importances_mean, result.importances_std, strict=True)}
+
+
+def forget_patched_methods(pipeline: Pipeline) -> None:
+    """scikit-learn 1.9's booster leaves its own `_raw_predict` bound method on the instance after an
+    early-stopping fit (the class's method, put back by `_patch_raw_predict`). skops cannot store a
+    method bound to the object that holds it (RecursionError); without it the class's method serves."""
+    for _, step in pipeline.steps:
+        vars(step).pop("_raw_predict", None)
 
 
 def best_candidate(candidates: list[Candidate]) -> Candidate:

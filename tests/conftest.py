@@ -25,6 +25,7 @@ PIPELINE_VARS = (
     "BATCH_THRESHOLD", "BATCH_BUCKET", "ARTIFACT_BUCKET", "EXPERIMENT_NAME", "MODEL_NAME", "MYSQL_HOST",
     "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "MYSQL_PASSWORD", *(var for var, _ in PORTS.values()),
     "STACK_FILE", "GATEWAY_URL", "GATEWAY_ASYNC_WORKERS", "GATEWAY_ASYNC_MAX_ATTEMPTS", "GATEWAY_RETRY_DELAY",
+    "SERVICE_ROLE",
 )
 
 
@@ -50,9 +51,19 @@ def running_stack(state_dir: Path, services=("mysql", "minio", "mlflow")) -> Ite
     started = Stack(make_stack_config(state_dir))
     try:
         started.up(list(services), progress=lambda line: None)
-        yield started
+        with admin_mlflow_client_env(started):
+            yield started
     finally:
         started.down()
+
+
+@contextlib.contextmanager
+def admin_mlflow_client_env(stack: Stack) -> Iterator[None]:
+    """The stack admin's credentials where MLflow's own client looks for them, while the block runs."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_USERNAME", stack.config.secret("basic-auth-user"))
+        patch.setenv("MLFLOW_TRACKING_PASSWORD", stack.config.secret("basic-auth-password"))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -64,10 +75,13 @@ def stack(tmp_path_factory) -> Stack:
 
 @pytest.fixture
 def stack_env(stack, monkeypatch) -> dict[str, str]:
-    """The process environment pointed at the test stack (as the functions see it locally)."""
+    """The process environment pointed at the test stack (as the functions see it locally), with
+    the stack admin's MLflow credentials where MLflow's own client looks for them."""
     env = stack.config.service_env()
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", stack.config.secret("basic-auth-user"))
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", stack.config.secret("basic-auth-password"))
     return env
 
 

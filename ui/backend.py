@@ -8,7 +8,6 @@ page can show it in a banner and carry on. Plain dicts keep fakes trivial.
 from __future__ import annotations
 
 import dataclasses
-import hmac
 import json
 import os
 import time
@@ -84,7 +83,8 @@ class Backend:
         self.gateway = gateway.rstrip("/")
         self.prometheus = (prometheus or prometheus_url()).rstrip("/")
         self.status_settings = dataclasses.replace(settings, http_timeout=min(settings.http_timeout, STATUS_TIMEOUT))
-        self.mlflow = MlflowRest(settings.mlflow_tracking_uri, self.status_settings.http_timeout)
+        self.mlflow = MlflowRest(settings.mlflow_tracking_uri, self.status_settings.http_timeout,
+                                 lambda: settings.mlflow_credentials)
         self.batch_threshold = settings.batch_threshold
 
     # --- services ---------------------------------------------------------------------
@@ -161,15 +161,14 @@ class Backend:
         return version_summary(version, {str(version["version"]): [CHAMPION]})
 
     def promote(self, version: str, user: str, password: str) -> None:
-        """Point `champion` at a version, only for the gateway's admin credentials."""
-        expected_user = self.settings.secret("basic-auth-user")
-        expected_password = self.settings.secret("basic-auth-password")
-        user_ok = hmac.compare_digest(user.encode(), expected_user.encode())
-        password_ok = hmac.compare_digest(password.encode(), expected_password.encode())
-        if not (user_ok and password_ok):
-            raise Unauthorized("wrong admin user or password (the gateway's basic-auth credentials)")
+        """Point `champion` at a version with the credentials given: MLflow lets only the stack's
+        admin (the gateway's basic-auth user) and train-model move it; the UI's own user cannot."""
+        if not (user and password):
+            raise Unauthorized("give the admin user and password (the gateway's basic-auth credentials)")
         try:
-            self.mlflow.set_alias(self.settings.model_name, CHAMPION, str(version))
+            self.mlflow.set_alias(self.settings.model_name, CHAMPION, str(version), auth=(user, password))
+        except Unauthorized:
+            raise Unauthorized("wrong admin user or password (the gateway's basic-auth credentials)") from None
         except NotFound:
             raise BadRequest(f"version {version} of {self.settings.model_name} does not exist") from None
 
