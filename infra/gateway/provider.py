@@ -97,11 +97,14 @@ class Provider:
             await self.replicas.scale(function.name, replicas)
 
     async def ready_for_call(self, function: Function) -> None:
-        """Scale from zero: the first call to a function at 0 replicas starts one and waits for it."""
-        if self.replicas.wanted[function.name] > 0:
-            return
-        await self.scale(function.name, 1)
-        await self.replicas.wait_ready(function.name, self.settings.scale_from_zero_timeout)
+        """Scale from zero: the first call to a function at 0 replicas starts one and waits for it.
+        A call while the gateway (re)starts a function's replicas waits for the first one, too."""
+        name = function.name
+        if self.replicas.wanted[name] == 0:
+            await self.scale(name, 1)
+        if name in self.replicas.starting and not self.replicas.ready[name]:
+            if not await self.replicas.wait_ready(name, self.settings.scale_from_zero_timeout):
+                self.replicas.starting.discard(name)  # it does not come up: later calls fail fast
 
     # --- logs ------------------------------------------------------------------------------
     def replica_logs(self, name: str, instance: str = "") -> list[ReplicaLog]:

@@ -94,6 +94,7 @@ class Replicas:
         self.wanted = dict(wanted)
         self.supervisor = supervisor
         self.ready: dict[str, set[int]] = {name: set() for name in ports}
+        self.starting: set[str] = set()  # (re)started by the gateway, not all replicas ready yet
         self._turn = {name: itertools.count() for name in ports}
         self._locks = {name: asyncio.Lock() for name in ports}
         self._prober: asyncio.Task | None = None
@@ -114,6 +115,8 @@ class Replicas:
         wanted = self.ports[name][: self.wanted[name]]
         results = await asyncio.gather(*(port_open(self.host, port) for port in wanted))
         self.ready[name] = {r for r, ok in enumerate(results) if ok}
+        if len(self.ready[name]) == len(wanted):
+            self.starting.discard(name)
 
     async def probe_all(self) -> None:
         await asyncio.gather(*(self.probe(name) for name in self.ports))
@@ -141,7 +144,9 @@ class Replicas:
             old = self.wanted[name]
             self.wanted[name] = replicas
             self.ready[name] = {r for r in self.ready[name] if r < replicas}
-            for r in range(replicas, max(old, replicas, self.max_replicas)):
+            if replicas > old:
+                self.starting.add(name)
+            for r in range(replicas, self.max_replicas):
                 await self.supervisor.stop(program_name(name, r))
             for r in range(replicas):
                 await self.supervisor.start(program_name(name, r))
@@ -153,6 +158,8 @@ class Replicas:
             self.ready[name] = set()
             for r in range(self.max_replicas):
                 await self.supervisor.stop(program_name(name, r))
+            self.ready[name] = set()  # a probe during the stops saw the old processes
+            self.starting.add(name)
             for r in range(replicas):
                 await self.supervisor.start(program_name(name, r))
 
@@ -165,8 +172,3 @@ class Replicas:
             await asyncio.sleep(0.1)
         return False
 
-    async def from_zero(self, name: str, timeout: float) -> bool:
-        """A call to a function scaled to zero: start one replica and wait until it is ready."""
-        if self.wanted[name] == 0:
-            await self.scale(name, 1)
-        return await self.wait_ready(name, timeout)
