@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from infra.config import ROOT
 from tests.runtime_support import runtime_stack
 
 
@@ -189,3 +192,40 @@ def test_logs_are_newline_delimited_json_from_the_function(url, auth):
     message = json.loads(lines[0])
     assert set(message) == {"name", "namespace", "instance", "timestamp", "text"}
     assert message["name"] == "echo" and message["instance"] == "echo" and "ndjson-check" in message["text"]
+
+
+# --- the cron-connector reads what was deployed --------------------------------------------
+CRON_CONNECTOR = Path(os.environ.get("OPENFAAS_BIN_DIR", ROOT.parent / "shared" / "openfaas" / "bin")) / "cron-connector"
+
+
+def invocations(url, name: str) -> float:
+    key = ("gateway_function_invocation_total", (("code", "200"), ("function_name", f"{name}.openfaas-fn")))
+    return samples(url).get(key, 0)
+
+
+@pytest.mark.skipif(not CRON_CONNECTOR.is_file(), reason=f"cron-connector not found at {CRON_CONNECTOR}")
+def test_a_deployed_schedule_annotation_reaches_the_real_cron_connector(runtime, url, auth, tmp_path):
+    env = {"gateway_url": url, "basic_auth": "true", "secret_mount_path": str(runtime.config.secrets_dir),
+           "rebuild_interval": "1s", "PATH": os.environ["PATH"]}
+    deployment = {"service": "worker", "image": "local/echo:test", "envVars": {"exec_timeout": "5s"}}
+    scheduled = {**deployment, "annotations": {"topic": "cron-function", "schedule": "@every 2s"}}
+    with open(tmp_path / "cron.log", "wb") as log:
+        connector = subprocess.Popen([str(CRON_CONNECTOR)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(4)
+        before = invocations(url, "worker")
+        time.sleep(3)
+        assert invocations(url, "worker") == before, "worker fired before it had a schedule"
+        assert requests.put(f"{url}/system/functions", json=scheduled, auth=auth, timeout=60).status_code == 202
+        wait_until(lambda: invocations(url, "worker") >= before + 2, timeout=30, what="two scheduled calls")
+        assert "Added: worker.openfaas-fn [@every 2s]" in (tmp_path / "cron.log").read_text()
+        assert requests.put(f"{url}/system/functions", json=deployment, auth=auth, timeout=60).status_code == 202
+        log = tmp_path / "cron.log"
+        wait_until(lambda: "Removed: worker" in log.read_text(), timeout=30, what="the connector dropping worker")
+        time.sleep(6)  # a call it began before that may still be waiting for the redeployed worker
+        settled = invocations(url, "worker")
+        time.sleep(5)
+        assert invocations(url, "worker") == settled, "worker still fired after its schedule was deployed away"
+    finally:
+        connector.terminate()
+        connector.wait(timeout=10)
