@@ -111,6 +111,24 @@ def _answers(address: str) -> bool:
         return False
 
 
+def test_deployed_limits_reach_the_process(runtime, url, auth):
+    echo = {"service": "echo", "image": "local/echo:test", "secrets": ["basic-auth-user"],
+            "envVars": {"ECHO_GREETING": "hello from stack.yml", "exec_timeout": "5s"},
+            "labels": {"team": "tests"}, "annotations": {"topic": "test-topic"}}
+    limited = {**echo, "limits": {"memory": "512Mi", "cpu": "1"}}
+    assert requests.put(f"{url}/system/functions", json=limited, auth=auth, timeout=60).status_code == 202
+    try:
+        assert requests.get(f"{url}/function/echo", timeout=60).status_code == 200
+        assert status(url, auth, "echo")["limits"] == {"memory": "512Mi", "cpu": "1"}
+        pid = int(runtime.ctl("pid", "fn-echo").stdout)
+        data_limit = next(line for line in open(f"/proc/{pid}/limits") if line.startswith("Max data size"))
+        assert data_limit.split()[3] == str(512 * 2**20)
+        assert len(os.sched_getaffinity(pid)) == 1
+    finally:
+        assert requests.put(f"{url}/system/functions", json=echo, auth=auth, timeout=60).status_code == 202
+    assert "limits" not in status(url, auth, "echo")
+
+
 # --- metrics -------------------------------------------------------------------------------
 def samples(url) -> dict[tuple[str, tuple], float]:
     text = requests.get(f"{url}/metrics", timeout=10).text
