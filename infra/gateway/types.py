@@ -7,6 +7,8 @@ unless the whole request is valid.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -144,9 +146,6 @@ class Secret:
     @classmethod
     def parse(cls, body, need_value: bool = True) -> Secret:
         """faas-provider's Secret: `value` (text) or `rawValue` (base64, decoded by the JSON layer in Go)."""
-        import base64
-        import binascii
-
         body = _object(body, "a Secret")
         _namespace(body)
         name = _name(body.get("name"), "name")
