@@ -1,6 +1,7 @@
 """predict at 2 replicas under a bounded 60 s load through the gateway, one replica killed midway.
 
-The functions and gateway of the real stack.yml run under a supervisord of their own,
+predict as stack.yml defines it (alone in a stack file of the test's own, so that the
+other functions do not start) and the gateway run under a supervisord of their own,
 against the session stack's MLflow and MinIO (its ports and secrets), with a champion
 of this test's own model name.
 """
@@ -18,6 +19,7 @@ from collections import Counter
 
 import pytest
 import requests
+import yaml
 
 from infra.config import ROOT
 from infra.stack import Stack
@@ -40,9 +42,12 @@ def cpu_seconds(pid: int) -> float:
 def predict_stack(stack, tmp_path, monkeypatch):
     model_name = f"replicas-{uuid.uuid4().hex[:8]}"
     register_model(stack.config.url("mlflow"), model_name)
+    document = yaml.safe_load((ROOT / "stack.yml").read_text())
+    predict = {**document["functions"]["predict"], "handler": str(ROOT / "functions" / "predict")}
+    stack_file = tmp_path / "stack.yml"
+    stack_file.write_text(yaml.safe_dump({**document, "functions": {"predict": predict}}))
     ports = {**stack.config.ports, "gateway": free_port(), "functions": free_port()}
-    config = dataclasses.replace(stack.config, state_dir=tmp_path / "state", ports=ports,
-                                 stack_file=ROOT / "stack.yml")
+    config = dataclasses.replace(stack.config, state_dir=tmp_path / "state", ports=ports, stack_file=stack_file)
     shutil.copytree(stack.config.secrets_dir, config.secrets_dir)
     monkeypatch.setenv("MODEL_NAME", model_name)
     monkeypatch.setenv("PREDICT_THREADS", "4")
