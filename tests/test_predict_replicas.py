@@ -78,6 +78,7 @@ def test_two_predict_replicas_share_a_60s_load_and_a_kill_fails_no_call(predict_
     pids = {p: int(predict_stack.ctl("pid", p).stdout) for p in ("fn-predict", "fn-predict-1")}
     cpu_before = {p: cpu_seconds(pid) for p, pid in pids.items()}
     codes: Counter[int] = Counter()
+    seconds: list[float] = []
     failures: list[str] = []
     timeline: list[tuple[float, int]] = []
     stop = threading.Event()
@@ -90,6 +91,7 @@ def test_two_predict_replicas_share_a_60s_load_and_a_kill_fails_no_call(predict_
             try:
                 response = session.post(f"{url}/function/predict", json=body, timeout=30)
                 codes[response.status_code] += 1
+                seconds.append(response.elapsed.total_seconds())
                 if response.status_code != 200:
                     failures.append(f"{time.monotonic() - started:.1f}s {response.status_code} {response.text[:120]}")
             except requests.RequestException as exc:
@@ -112,8 +114,11 @@ def test_two_predict_replicas_share_a_60s_load_and_a_kill_fails_no_call(predict_
             thread.join(timeout=60)
 
     served = {p: cpu_at_kill[p] - cpu_before[p] for p in pids}
-    print(f"calls {sum(codes.values())} codes {dict(codes)}; replica cpu s before the kill {served}; "
-          f"availableReplicas timeline {timeline}")
+    seconds.sort()
+    print(f"calls {sum(codes.values())} codes {dict(codes)}; latency p50 {seconds[len(seconds) // 2]:.3f} s "
+          f"max {seconds[-1]:.3f} s; replica cpu s before the kill {served}; availableReplicas timeline {timeline}")
+    for program in pids:
+        print(program, (predict_stack.config.logs_dir / f"{program}.log").read_text()[-1500:])
     assert not failures, f"{len(failures)} failed call(s): {failures[:5]}"
     assert all(seconds > 1.0 for seconds in served.values()), f"a replica served little or nothing: {served}"
     after_kill = [count for at, count in timeline if at > KILL_AT]

@@ -28,6 +28,7 @@ from infra.gateway import edges
 from infra.gateway.asyncq import CallQueue, Outcome, RetryPolicy, call_body, new_call, policy_from_annotations
 from infra.gateway.metrics import GatewayMetrics
 from infra.gateway.provider import Provider
+from infra.gateway.replicas import port_open
 from infra.gateway.settings import GatewaySettings
 from infra.gateway.stackfile import NAMESPACE, Function, StackFile
 from shared.settings import read_secret
@@ -131,9 +132,15 @@ class Gateway:
                 self.provider.replicas.mark_down(function.name, port)
             except TimeoutError:
                 raise FunctionUnreachable(function.name, 504, f"timed out after {function.timeout:g}s") from None
+            except aiohttp.ServerDisconnectedError:
+                # dropped without an answer: if the replica is gone (killed, crashed) the call
+                # died with it, and the next ready replica runs it; a live one's drop is a 502
+                if await port_open(self.settings.host, port):
+                    raise FunctionUnreachable(function.name, 502, "is not reachable (ServerDisconnectedError)") from None
+                self.provider.replicas.mark_down(function.name, port)
             except aiohttp.ClientError as exc:
                 raise FunctionUnreachable(function.name, 502, f"is not reachable ({type(exc).__name__})") from None
-        raise FunctionUnreachable(function.name, 502, "is not reachable (no replica accepts connections)")
+        raise FunctionUnreachable(function.name, 502, "is not reachable (no ready replica answered)")
 
     async def sync_call(self, request: web.Request) -> web.StreamResponse:
         function = self.resolve(request.match_info["name"])
