@@ -1,7 +1,8 @@
 """The real faas-cli drives the gateway's admin API: logs, secrets, deploy, remove, namespace.
 
-Against a gateway + functions stack of its own (tests/fixtures/stack.yml), with the CLI's
-config in a temporary OPENFAAS_CONFIG and `--gateway` on every command.
+Against a gateway + functions stack of its own (tests/fixtures/stack.yml), through
+tests/faas_cli_support.py (the CLI's config in a temporary OPENFAAS_CONFIG, OPENFAAS_URL
+set to that gateway).
 """
 
 from __future__ import annotations
@@ -12,35 +13,14 @@ import subprocess
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
 
-from infra.config import ROOT
+from tests.faas_cli_support import FAAS_CLI, FaasCli
 from tests.runtime_support import TEST_STACK_FILE, runtime_stack
 
-FAAS_CLI = Path(os.environ.get("OPENFAAS_BIN_DIR", ROOT.parent / "shared" / "openfaas" / "bin")) / "faas-cli"
-pytestmark = pytest.mark.skipif(not FAAS_CLI.is_file(), reason=f"faas-cli not found at {FAAS_CLI} (OPENFAAS_BIN_DIR)")
-
-
-class FaasCli:
-    """Runs the real binary with its config in a directory of its own and `--gateway` set."""
-
-    def __init__(self, gateway: str, config_dir: Path, env: dict[str, str]):
-        self.gateway = gateway
-        self.env = {**os.environ, **env, "OPENFAAS_CONFIG": str(config_dir)}
-
-    def argv(self, *args: str) -> list[str]:
-        return [str(FAAS_CLI), *args, "--gateway", self.gateway]
-
-    def run(self, *args: str, stdin: str | None = None, env: dict[str, str] | None = None,
-            check: bool = True) -> subprocess.CompletedProcess:
-        done = subprocess.run(self.argv(*args), input=stdin, capture_output=True, text=True, timeout=60,
-                              env={**self.env, **(env or {})}, cwd=ROOT)  # faas-cli reads ./template/ from here
-        if check:
-            assert done.returncode == 0, f"faas-cli {' '.join(args)}: {done.stdout}{done.stderr}"
-        return done
+pytestmark = pytest.mark.skipif(not FAAS_CLI.exists(), reason=f"{FAAS_CLI} is missing: run `make setup`")
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +33,7 @@ def runtime(tmp_path_factory):
 def cli(runtime, tmp_path_factory) -> FaasCli:
     faas = FaasCli(runtime.config.url("gateway"), tmp_path_factory.mktemp("openfaas-config"),
                    runtime.config.service_env())
-    faas.run("login", "--username", runtime.config.secret("basic-auth-user"), "--password-stdin",
-             stdin=runtime.config.secret("basic-auth-password"))
+    faas.login(runtime.config.secret("basic-auth-user"), runtime.config.secret("basic-auth-password"))
     return faas
 
 
@@ -75,7 +54,7 @@ def test_logs_lines_gives_the_last_lines(runtime, cli):
     first, second, third = marker("first"), marker("second"), marker("third")
     for text in (first, second, third):
         log_line(runtime, text)
-    out = cli.run("logs", "echo", "--tail=false", "--lines", "2").stdout
+    out = cli("logs", "echo", "--tail=false", "--lines", "2").stdout
     assert second in out and third in out and first not in out
     assert len(out.strip().splitlines()) == 2
 
@@ -85,16 +64,17 @@ def test_logs_since_leaves_out_older_lines(runtime, cli):
     log_line(runtime, old)
     time.sleep(3)
     log_line(runtime, new)
-    out = cli.run("logs", "echo", "--tail=false", "--since", "2s").stdout
+    out = cli("logs", "echo", "--tail=false", "--since", "2s").stdout
     assert new in out and old not in out
-    everything = cli.run("logs", "echo", "--tail=false", "--since", "1h").stdout
+    everything = cli("logs", "echo", "--tail=false", "--since", "1h").stdout
     assert old in everything and new in everything
 
 
 def test_logs_tail_streams_a_line_written_after_it_started(runtime, cli):
     late = marker("late")
-    process = subprocess.Popen(cli.argv("logs", "echo", "--tail=true"), stdout=subprocess.PIPE, text=True,
-                               env=cli.env)
+    env = {"PATH": os.environ["PATH"], "HOME": str(cli.config_dir), "OPENFAAS_CONFIG": str(cli.config_dir)}
+    process = subprocess.Popen([str(FAAS_CLI), "logs", "echo", "--tail=true", "--gateway", cli.gateway],
+                               stdout=subprocess.PIPE, text=True, env=env)
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
     try:
@@ -116,7 +96,7 @@ def test_logs_tail_streams_a_line_written_after_it_started(runtime, cli):
 
 
 def test_logs_of_an_unknown_function_fail_naming_it(cli):
-    done = cli.run("logs", "no-such-fn", "--tail=false", check=False)
+    done = cli("logs", "no-such-fn", "--tail=false", check=False)
     assert done.returncode != 0
     assert "no-such-fn" in done.stdout + done.stderr and "404" in done.stdout + done.stderr
 
@@ -124,63 +104,63 @@ def test_logs_of_an_unknown_function_fail_naming_it(cli):
 # --- secrets -----------------------------------------------------------------------------
 def test_secret_create_list_update_remove(runtime, cli):
     name = marker("token")
-    cli.run("secret", "create", name, "--from-literal", "first-value")
+    cli("secret", "create", name, "--from-literal", "first-value")
     path = runtime.config.secrets_dir / name
     assert path.read_text() == "first-value"
     assert path.stat().st_mode & 0o777 == 0o600
-    listed = cli.run("secret", "list").stdout
+    listed = cli("secret", "list").stdout
     assert name in listed and "first-value" not in listed
-    cli.run("secret", "update", name, "--from-literal", "second-value")
+    cli("secret", "update", name, "--from-literal", "second-value")
     assert path.read_text() == "second-value"
-    cli.run("secret", "remove", name)
+    cli("secret", "remove", name)
     assert not path.exists()
-    assert name not in cli.run("secret", "list").stdout
+    assert name not in cli("secret", "list").stdout
 
 
 def test_a_function_sees_a_changed_secret_after_its_next_deploy(runtime, cli):
     name = marker("echo-secret")
-    cli.run("secret", "create", name, "--from-literal", "before")
+    cli("secret", "create", name, "--from-literal", "before")
     deploy = ("deploy", "-f", str(TEST_STACK_FILE), "--filter", "echo", "--secret", name)
-    cli.run(*deploy)
+    cli(*deploy)
     assert call(runtime, f"echo/secret/{name}").text == "before"
-    cli.run("secret", "update", name, "--from-literal", "after")
+    cli("secret", "update", name, "--from-literal", "after")
     assert call(runtime, f"echo/secret/{name}").text == "before"
-    cli.run(*deploy)
+    cli(*deploy)
     assert call(runtime, f"echo/secret/{name}").text == "after"
-    cli.run("deploy", "-f", str(TEST_STACK_FILE), "--filter", "echo")
+    cli("deploy", "-f", str(TEST_STACK_FILE), "--filter", "echo")
     assert call(runtime, f"echo/secret/{name}").status_code == 404  # no longer declared
 
 
 # --- deploy, remove ----------------------------------------------------------------------
 def test_deploy_with_a_changed_environment_value_reaches_the_function(runtime, cli):
     greeting = marker("greeting")
-    out = cli.run("deploy", "-f", str(TEST_STACK_FILE), "--filter", "echo", env={"ECHO_GREETING": greeting}).stdout
+    out = cli("deploy", "-f", str(TEST_STACK_FILE), "--filter", "echo", env={"ECHO_GREETING": greeting}).stdout
     assert "Deployed" in out
-    answer = cli.run("invoke", "echo", stdin="").stdout
+    answer = cli("invoke", "echo", input="").stdout
     assert greeting in answer
-    assert greeting in cli.run("describe", "echo").stdout
-    cli.run("deploy", "-f", str(TEST_STACK_FILE), "--filter", "echo")
-    assert "hello from stack.yml" in cli.run("invoke", "echo", stdin="").stdout
+    assert greeting in cli("describe", "echo").stdout
+    cli("deploy", "-f", str(TEST_STACK_FILE), "--filter", "echo")
+    assert "hello from stack.yml" in cli("invoke", "echo", input="").stdout
 
 
 def test_remove_then_deploy_brings_the_function_back(runtime, cli):
-    cli.run("remove", "worker")
+    cli("remove", "worker")
     assert call(runtime, "worker").status_code == 404
-    assert "worker" not in cli.run("list").stdout
+    assert "worker" not in cli("list").stdout
     pid_gone = runtime.ctl("status", "fn-worker").stdout
     assert "RUNNING" not in pid_gone
-    cli.run("deploy", "-f", str(TEST_STACK_FILE), "--filter", "worker")
+    cli("deploy", "-f", str(TEST_STACK_FILE), "--filter", "worker")
     assert call(runtime, "worker").status_code == 200
-    assert "worker" in cli.run("list").stdout
+    assert "worker" in cli("list").stdout
 
 
 def test_remove_of_an_unknown_function_says_so(cli):
-    done = cli.run("remove", "no-such-fn", check=False)
+    done = cli("remove", "no-such-fn", check=False)
     assert "No existing function to remove" in done.stdout + done.stderr or "404" in done.stdout + done.stderr
 
 
 # --- namespace ---------------------------------------------------------------------------
 def test_namespace_get(cli):
-    assert "Name: openfaas-fn" in cli.run("namespace", "get", "openfaas-fn").stdout
-    done = cli.run("namespace", "get", "elsewhere", check=False)
+    assert "Name: openfaas-fn" in cli("namespace", "get", "openfaas-fn").stdout
+    done = cli("namespace", "get", "elsewhere", check=False)
     assert done.returncode != 0 and "elsewhere" in done.stdout + done.stderr
