@@ -132,11 +132,11 @@ class Gateway:
                 self.provider.replicas.mark_down(function.name, port)
             except TimeoutError:
                 raise FunctionUnreachable(function.name, 504, f"timed out after {function.timeout:g}s") from None
-            except aiohttp.ServerDisconnectedError:
-                # dropped without an answer: if the replica is gone (killed, crashed) the call
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+                # dropped or reset without an answer: if the replica is gone (killed, crashed) the call
                 # died with it, and the next ready replica runs it; a live one's drop is a 502
                 if await port_open(self.settings.host, port):
-                    raise FunctionUnreachable(function.name, 502, "is not reachable (ServerDisconnectedError)") from None
+                    raise FunctionUnreachable(function.name, 502, "is not reachable (the connection was dropped)") from None
                 self.provider.replicas.mark_down(function.name, port)
             except aiohttp.ClientError as exc:
                 raise FunctionUnreachable(function.name, 502, f"is not reachable ({type(exc).__name__})") from None
