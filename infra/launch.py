@@ -211,13 +211,13 @@ SERVICES: dict[str, Callable[[StackConfig], Command]] = {
 
 def main(argv: list[str]) -> None:
     config = load_stack_config()
-    if len(argv) == 2 and argv[0] == "function":  # one function of stack.yml (see infra/gateway/runtime.py)
+    if len(argv) == 3 and argv[0] == "function":  # one replica of a function (see infra/gateway/runtime.py)
         from infra.gateway.runtime import function_command
 
-        command, extra_env = function_command(config, argv[1])
+        command, extra_env = function_command(config, argv[1], int(argv[2]))
         os.execvpe(command[0], command, {**os.environ, **config.service_env(), **extra_env})
     if len(argv) != 1 or argv[0] not in SERVICES:
-        sys.exit(f"usage: python -m infra.launch {{{','.join(SERVICES)}}} | function NAME")
+        sys.exit(f"usage: python -m infra.launch {{{','.join(SERVICES)}}} | function NAME REPLICA")
     command, extra_env = SERVICES[argv[0]](config)
     os.execvpe(command[0], command, {**os.environ, **config.service_env(), **extra_env})
 

@@ -37,7 +37,7 @@ SERVICES: list[tuple[str, tuple[str, ...], float]] = [
     ("minio", ("minio", "minio-console"), 60),
     ("mlflow", ("mlflow",), 600),  # the basic-auth app took 6 min to start on a 2-core machine at load 40
     ("data-api", ("data-api",), 60),  # the course Data API's stand-in (infra/data_api)
-    ("functions", (), 60),  # one supervisord program per function of stack.yml (infra/gateway/runtime.py)
+    ("functions", (), 60),  # one supervisord program per replica of each function (infra/gateway/runtime.py)
     ("gateway", ("gateway",), 30),
     ("cron", (), 15),  # OpenFaaS's cron-connector, calling stack.yml's cron-functions through the gateway
     ("prometheus", ("prometheus",), 60),  # scrapes the gateway's /metrics (infra/launch.py writes its config)
@@ -142,9 +142,9 @@ class Stack:
         self.wait_healthy(name, timeout)
 
     def programs(self, name: str) -> list[str]:
-        """The supervisord programs of a service: itself, or one per function for `functions`."""
+        """The supervisord programs of a service: itself, or each function's wanted replicas for `functions`."""
         if name == "functions":
-            return [program for program, _ in runtime.function_programs(self.config)]
+            return runtime.wanted_programs(self.config)
         return [name]
 
     def state_of(self, name: str) -> str:

@@ -28,10 +28,26 @@ class GatewaySettings:
     max_body_bytes: int
     header_timeout: float
     body_timeout: float
+    max_replicas: int
+    scale_from_zero_timeout: float
 
     @property
     def queue_dir(self) -> Path:
         return self.state_dir / "gateway" / "queue"
+
+    @property
+    def logs_dir(self) -> Path:
+        """Where supervisord writes each program's log (infra/stack.py)."""
+        return self.state_dir / "logs"
+
+    @property
+    def supervisor_socket(self) -> Path:
+        return self.state_dir / "supervisor.sock"
+
+
+def max_replicas(env: Mapping[str, str]) -> int:
+    """GATEWAY_MAX_REPLICAS: processes a function may scale to (programs `make up` declares for it)."""
+    return env_number(env, "GATEWAY_MAX_REPLICAS", "4", int, 1)
 
 
 def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -52,4 +68,6 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
         max_body_bytes=env_number(env, "GATEWAY_MAX_BODY_BYTES", str(16 * 1024 * 1024), int, 1024),
         header_timeout=env_number(env, "GATEWAY_HEADER_TIMEOUT", "15", float, 0.1),
         body_timeout=env_number(env, "GATEWAY_BODY_TIMEOUT", "30", float, 0.1),
+        max_replicas=max_replicas(env),
+        scale_from_zero_timeout=env_number(env, "GATEWAY_SCALE_FROM_ZERO_TIMEOUT", "60", float, 1),
     )
