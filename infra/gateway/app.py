@@ -27,13 +27,13 @@ from datetime import UTC, datetime
 
 import aiohttp
 import yaml
-import yarl
 from aiohttp import web
 
 from infra.gateway import edges
 from infra.gateway.asyncq import CallQueue, Outcome, RetryPolicy, call_body, new_call, policy_from_annotations
 from infra.gateway.settings import GatewaySettings
 from infra.gateway.stackfile import NAMESPACE, Function, StackFile, function_ports, template_dir
+from infra.gateway.upstream import Upstream, UpstreamError
 from shared.settings import read_secret
 
 log = logging.getLogger("gateway")
@@ -43,6 +43,7 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 HOP_BY_HOP = frozenset((
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
     "transfer-encoding", "upgrade", "host", "content-length",
+    "expect",  # the gateway answered any 100-continue itself and sends the body at once
 ))
 VERSION = "0.1.0"
 
@@ -73,7 +74,7 @@ class Gateway:
         self.settings = settings
         self.stack = stack
         self.ports = function_ports(stack, settings.functions_port_base)
-        self.timeouts = {name: aiohttp.ClientTimeout(total=fn.timeout) for name, fn in stack.functions.items()}
+        self.upstreams = {name: Upstream(settings.host, port) for name, port in self.ports.items()}
         self.invocations: Counter[str] = Counter()
         self.started_at = datetime.now(UTC)
         self.credentials = (
@@ -97,6 +98,8 @@ class Gateway:
 
     async def cleanup(self, app: web.Application) -> None:
         await self.queue.stop()
+        for upstream in self.upstreams.values():
+            upstream.close()
         if self.session is not None:
             await self.session.close()
 
@@ -112,22 +115,18 @@ class Gateway:
 
     async def call(self, function: Function, method: str, path: str, query: str,
                    headers: list[tuple[str, str]], body: bytes) -> Outcome:
-        url = f"http://{self.settings.host}:{self.ports[function.name]}/{path}"
-        if query:
-            url = f"{url}?{query}"
-        target = yarl.URL(url, encoded=True)
+        target = f"/{path}?{query}" if query else f"/{path}"  # percent-encoded as the caller sent it
         self.invocations[function.name] += 1
         started = time.perf_counter()
         try:
-            async with self.session.request(method, target, headers=headers, data=body or None,
-                                            timeout=self.timeouts[function.name]) as response:
-                payload = await response.read()
-                kept = [(k, v) for k, v in response.headers.items() if k.lower() not in HOP_BY_HOP]
-                return Outcome(response.status, kept, payload, time.perf_counter() - started)
+            status, answer_headers, payload = await self.upstreams[function.name].request(
+                method, target, headers, body, function.timeout)
         except TimeoutError:
             raise FunctionUnreachable(function.name, 504, f"timed out after {function.timeout:g}s") from None
-        except aiohttp.ClientError as exc:
-            raise FunctionUnreachable(function.name, 502, f"is not reachable ({type(exc).__name__})") from None
+        except UpstreamError as exc:
+            raise FunctionUnreachable(function.name, 502, f"is not reachable: it {exc}") from None
+        kept = [(k, v) for k, v in answer_headers if k.lower() not in HOP_BY_HOP]
+        return Outcome(status, kept, payload, time.perf_counter() - started)
 
     async def sync_call(self, request: web.Request) -> web.StreamResponse:
         function = self.resolve(request.match_info["name"])
