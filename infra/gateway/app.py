@@ -74,7 +74,7 @@ class Gateway:
         self.settings = settings
         self.stack = stack
         self.ports = function_ports(stack, settings.functions_port_base)
-        self.upstreams = {name: Upstream(settings.host, port) for name, port in self.ports.items()}
+        self.upstreams: dict[int, Upstream] = {}  # pooled connections, by function port
         self.invocations: Counter[str] = Counter()
         self.started_at = datetime.now(UTC)
         self.credentials = (
@@ -107,6 +107,12 @@ class Gateway:
         return self.retry_policies.get(function_name, self.default_retry)
 
     # --- calling a function ----------------------------------------------------------------
+    def upstream(self, port: int) -> Upstream:
+        pool = self.upstreams.get(port)
+        if pool is None:
+            pool = self.upstreams[port] = Upstream(self.settings.host, port)
+        return pool
+
     def resolve(self, raw_name: str) -> Function | None:
         name, _, namespace = raw_name.partition(".")
         if namespace and namespace != NAMESPACE:
@@ -119,7 +125,7 @@ class Gateway:
         self.invocations[function.name] += 1
         started = time.perf_counter()
         try:
-            status, answer_headers, payload = await self.upstreams[function.name].request(
+            status, answer_headers, payload = await self.upstream(self.ports[function.name]).request(
                 method, target, headers, body, function.timeout)
         except TimeoutError:
             raise FunctionUnreachable(function.name, 504, f"timed out after {function.timeout:g}s") from None

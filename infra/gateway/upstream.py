@@ -21,6 +21,10 @@ class UpstreamError(Exception):
     """The function could not be reached, or broke the connection before its answer ended."""
 
 
+class ConnectionRefused(UpstreamError):
+    """Nothing listens on the port: the request was not sent at all (another replica may take it)."""
+
+
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; `exchange` sends a request and waits for its whole answer."""
 
@@ -139,15 +143,12 @@ class Upstream:
                 return status, answer_headers, answer
 
     def _head(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
-        lines = [f"{method} {target} HTTP/1.1\r\n".encode(), self._host_header]
-        for name, value in headers:
-            if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
-                raise UpstreamError(f"header {name[:40]!r} has a line break")
-            lines.append(f"{name}: {value}\r\n".encode("utf-8", "surrogateescape"))
-        if body or method not in BODILESS_METHODS:
-            lines.append(b"Content-Length: %d\r\n" % len(body))
-        lines.append(b"\r\n")
-        return b"".join(lines)
+        fields = "".join([f"{name}: {value}\r\n" for name, value in headers])
+        if fields.count("\n") != len(headers) or fields.count("\r") != len(headers):
+            raise UpstreamError("was not called: a header has a line break in it")
+        length = b"Content-Length: %d\r\n" % len(body) if body or method not in BODILESS_METHODS else b""
+        return b"".join((f"{method} {target} HTTP/1.1\r\n".encode(), self._host_header,
+                         fields.encode("utf-8", "surrogateescape"), length, b"\r\n"))
 
     async def _acquire(self) -> tuple[_Connection, bool]:
         while self._idle:
@@ -157,7 +158,7 @@ class Upstream:
         try:
             _, connection = await asyncio.get_running_loop().create_connection(_Connection, self.host, self.port)
         except OSError as exc:
-            raise UpstreamError(f"refused the connection ({exc.strerror or type(exc).__name__})") from None
+            raise ConnectionRefused(f"refused the connection ({exc.strerror or type(exc).__name__})") from None
         return connection, False
 
     def close(self) -> None:
