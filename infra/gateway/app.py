@@ -45,6 +45,7 @@ HOP_BY_HOP = frozenset((
     "transfer-encoding", "upgrade", "host", "content-length",
     "expect",  # the gateway answered any 100-continue itself and sends the body at once
 ))
+NOT_PASSED_ON = HOP_BY_HOP | edges.NOT_FORWARDED  # a request's headers the function does not get
 VERSION = "0.1.0"
 
 
@@ -63,7 +64,7 @@ def split_target(raw_path: str) -> tuple[str, str]:
 
 
 def forwarded_headers(pairs, call_id: str, client: str | None, host: str | None) -> list[tuple[str, str]]:
-    headers = [(k, v) for k, v in pairs if k.lower() not in HOP_BY_HOP and k.lower() not in edges.NOT_FORWARDED]
+    headers = [(k, v) for k, v in pairs if k.lower() not in NOT_PASSED_ON]
     headers += [("X-Call-Id", call_id), ("X-Start-Time", str(time.time_ns())),
                 ("X-Forwarded-For", client or ""), ("X-Forwarded-Host", host or "")]
     return headers
