@@ -48,9 +48,9 @@ def first_answer_seconds(began: float, url: str, body: bytes, proc: subprocess.P
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"{url}: the server exited with {proc.returncode} before answering")
         try:
-            if requests.post(url, data=body, headers=JSON, timeout=10).status_code == 200:
+            if requests.post(url, data=body, headers=JSON, timeout=30).status_code == 200:
                 return time.perf_counter() - began
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or still loading
             pass
         time.sleep(0.02)
     raise TimeoutError(f"{url} did not answer within {timeout} s")
