@@ -30,6 +30,7 @@ PEERS_DIR = Path(__file__).resolve().parent / "peers"
 VENVS = ROOT / ".bench"
 START_TIMEOUT = 180.0  # seconds; cold starts here took 2-30 s on the shared machine
 JSON = {"Content-Type": "application/json"}
+WORKER_FAILURE = "There is no current event loop"  # MLServer's parallel workers, here (see mlserver())
 
 
 @dataclass
@@ -43,10 +44,10 @@ class Served:
 
 
 def first_answer_seconds(began: float, url: str, body: bytes, proc: subprocess.Popen | None = None,
-                         timeout: float = START_TIMEOUT) -> float:
+                         timeout: float = START_TIMEOUT, failed: Callable[[], bool] = lambda: False) -> float:
     while time.perf_counter() - began < timeout:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"{url}: the server exited with {proc.returncode} before answering")
+        if (proc is not None and proc.poll() is not None) or failed():
+            raise RuntimeError(f"{url}: the server failed before answering")
         try:
             if requests.post(url, data=body, headers=JSON, timeout=30).status_code == 200:
                 return time.perf_counter() - began
@@ -160,7 +161,8 @@ def mlserver(model_file: Path, workdir: Path, probe: list[dict]) -> Iterator[Ser
         command = [str(bin_dir / "mlserver"), "start", str(repository)]
         with process(command, quiet_env(), log_path, cwd=repository) as proc:
             try:
-                cold = first_answer_seconds(began, url, encode_v2(probe), proc)
+                cold = first_answer_seconds(began, url, encode_v2(probe), proc,
+                                            failed=lambda log=log_path: WORKER_FAILURE in log.read_text(errors="replace"))
             except RuntimeError:
                 note = f"parallel workers failed to start ({_last_error(log_path)}); measured in-process " \
                        "(parallel_workers=0)"
