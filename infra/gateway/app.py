@@ -21,7 +21,6 @@ import time
 import uuid
 
 import aiohttp
-import yarl
 from aiohttp import web
 
 from infra.gateway import edges
@@ -31,6 +30,7 @@ from infra.gateway.provider import Provider
 from infra.gateway.replicas import port_open
 from infra.gateway.settings import GatewaySettings
 from infra.gateway.stackfile import NAMESPACE, Function, StackFile
+from infra.gateway.upstream import ConnectionRefused, Upstream, UpstreamError
 from shared.settings import read_secret
 
 log = logging.getLogger("gateway")
@@ -39,7 +39,9 @@ log = logging.getLogger("gateway")
 HOP_BY_HOP = frozenset((
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
     "transfer-encoding", "upgrade", "host", "content-length",
+    "expect",  # the gateway answered any 100-continue itself and sends the body at once
 ))
+NOT_PASSED_ON = HOP_BY_HOP | edges.NOT_FORWARDED  # a request's headers the function does not get
 
 
 class FunctionUnreachable(Exception):
@@ -57,7 +59,7 @@ def split_target(raw_path: str) -> tuple[str, str]:
 
 
 def forwarded_headers(pairs, call_id: str, client: str | None, host: str | None) -> list[tuple[str, str]]:
-    headers = [(k, v) for k, v in pairs if k.lower() not in HOP_BY_HOP and k.lower() not in edges.NOT_FORWARDED]
+    headers = [(k, v) for k, v in pairs if k.lower() not in NOT_PASSED_ON]
     headers += [("X-Call-Id", call_id), ("X-Start-Time", str(time.time_ns())),
                 ("X-Forwarded-For", client or ""), ("X-Forwarded-Host", host or "")]
     return headers
@@ -69,6 +71,7 @@ class Gateway:
         self.stack = stack
         self.provider = Provider(settings, stack)
         self.metrics = GatewayMetrics()
+        self.upstreams: dict[int, Upstream] = {}  # pooled connections, by function port
         self.credentials = (
             read_secret("basic-auth-user", secrets_dir=settings.secrets_dir).encode(),
             read_secret("basic-auth-password", secrets_dir=settings.secrets_dir).encode(),
@@ -92,6 +95,8 @@ class Gateway:
     async def cleanup(self, app: web.Application) -> None:
         await self.queue.stop()
         await self.provider.replicas.stop()
+        for upstream in self.upstreams.values():
+            upstream.close()
         if self.session is not None:
             await self.session.close()
 
@@ -99,6 +104,12 @@ class Gateway:
         return self.retry_policies.get(function_name, self.default_retry)
 
     # --- calling a function ----------------------------------------------------------------
+    def upstream(self, port: int) -> Upstream:
+        pool = self.upstreams.get(port)
+        if pool is None:
+            pool = self.upstreams[port] = Upstream(self.settings.host, port)
+        return pool
+
     def resolve(self, raw_name: str) -> Function | None:
         return self.provider.resolve(raw_name)
 
@@ -118,28 +129,25 @@ class Gateway:
     async def send(self, function: Function, method: str, target: str,
                    headers: list[tuple[str, str]], body: bytes) -> Outcome:
         """To the next ready replica; one that refuses the connection got nothing, so the next one gets it."""
-        timeout = aiohttp.ClientTimeout(total=function.timeout)
         for port in self.provider.replicas.order(function.name):
-            url = yarl.URL(f"http://{self.settings.host}:{port}{target}", encoded=True)
             started = time.perf_counter()
             try:
-                async with self.session.request(method, url, headers=headers, data=body or None,
-                                                timeout=timeout) as response:
-                    payload = await response.read()
-                    kept = [(k, v) for k, v in response.headers.items() if k.lower() not in HOP_BY_HOP]
-                    return Outcome(response.status, kept, payload, time.perf_counter() - started)
-            except aiohttp.ClientConnectorError:
+                status, answer_headers, payload = await self.upstream(port).request(
+                    method, target, headers, body, function.timeout)
+            except ConnectionRefused:
                 self.provider.replicas.mark_down(function.name, port)
+                continue
             except TimeoutError:
                 raise FunctionUnreachable(function.name, 504, f"timed out after {function.timeout:g}s") from None
-            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError):
+            except UpstreamError as exc:
                 # dropped or reset without an answer: if the replica is gone (killed, crashed) the call
                 # died with it, and the next ready replica runs it; a live one's drop is a 502
                 if await port_open(self.settings.host, port):
-                    raise FunctionUnreachable(function.name, 502, "is not reachable (the connection was dropped)") from None
+                    raise FunctionUnreachable(function.name, 502, f"is not reachable: it {exc}") from None
                 self.provider.replicas.mark_down(function.name, port)
-            except aiohttp.ClientError as exc:
-                raise FunctionUnreachable(function.name, 502, f"is not reachable ({type(exc).__name__})") from None
+                continue
+            kept = [(k, v) for k, v in answer_headers if k.lower() not in HOP_BY_HOP]
+            return Outcome(status, kept, payload, time.perf_counter() - started)
         raise FunctionUnreachable(function.name, 502, "is not reachable (no ready replica answered)")
 
     async def sync_call(self, request: web.Request) -> web.StreamResponse:
