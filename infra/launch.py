@@ -11,6 +11,7 @@ from __future__ import annotations
 import configparser
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -184,6 +185,9 @@ def nats(config: StackConfig) -> Command:
     store.chmod(0o700)
     os.umask(0o077)  # inherited by nats-server: every file it writes is 600, every folder 700
     max_payload = env_number(os.environ, "NATS_MAX_PAYLOAD", str(8 * 1024 * 1024), int, 1024)
+    sync = os.environ.get("NATS_SYNC_INTERVAL", "always")
+    if sync != "always" and not re.fullmatch(r"[0-9]+(ms|s|m)", sync):
+        raise ConfigError(f"NATS_SYNC_INTERVAL={sync!r} is invalid: use always, or a duration such as 500ms, 10s, 2m")
     conf = store / "nats-server.conf"
     listen = f"{config.host}:{config.ports['nats']}"
     conf.write_text("\n".join([
@@ -192,7 +196,7 @@ def nats(config: StackConfig) -> Command:
         f"authorization {{ user: {USER}, password: $NATS_PASSWORD }}",
         "jetstream {",
         f"  store_dir: {json.dumps(str(store))}",
-        "  sync_interval: always",  # each accepted call on disk before its 202, as the old file queue did
+        f"  sync_interval: {sync}",
         "  cipher: chachapoly",
         "  key: $NATS_STORE_KEY",
         "}",
