@@ -131,14 +131,36 @@ def test_fifty_queued_calls_run_at_most_pool_size_at_once(url, callbacks, tag):
 
 
 def test_calls_accepted_before_a_sigkill_still_run_after_the_restart(runtime, url, callbacks, tag):
-    call_ids = [submit(url, f"worker/sleep/0.3?tag={tag}", callbacks.url) for _ in range(12)]
+    call_ids = [submit(url, f"worker/sleep/1?tag={tag}", callbacks.url) for _ in range(12)]  # 4 s of work
     os.kill(int(runtime.ctl("pid", "gateway").stdout), signal.SIGKILL)
     done_before_kill = len(callbacks.calls)
     assert done_before_kill < len(call_ids)  # most were still queued when the gateway died
-    results = callbacks.wait_for(call_ids, timeout=40)
+    results = callbacks.wait_for(call_ids, timeout=60)
     assert {r.headers["X-Function-Status"] for r in results.values()} == {"200"}
     assert [len(callbacks.for_call(call_id)) for call_id in call_ids].count(1) >= len(call_ids) - 2 * WORKERS
+    runtime.wait_healthy("gateway", 30)
     assert wait_until(lambda: queued_calls(runtime) == 0, 10)  # every call done and acknowledged
+
+
+def test_calls_queued_when_nats_is_killed_still_run_after_its_restart(runtime, url, callbacks, tag):
+    call_ids = [submit(url, f"worker/sleep/0.5?tag={tag}", callbacks.url) for _ in range(12)]
+    os.kill(int(runtime.ctl("pid", "nats").stdout), signal.SIGKILL)  # supervisord starts it again
+    results = callbacks.wait_for(call_ids, timeout=60)
+    assert {r.headers["X-Function-Status"] for r in results.values()} == {"200"}
+    assert wait_until(lambda: runtime.state_of("nats") == "RUNNING" and queued_calls(runtime) == 0, 20)
+    assert stats(url, tag)["hits"] >= len(call_ids)  # each ran, those in flight at the kill perhaps twice
+    assert submit(url, "echo", callbacks.url)  # the gateway took up with the new nats-server
+
+
+def test_a_call_whose_callback_receiver_is_down_still_runs_and_leaves_the_queue(runtime, url, tag):
+    from tests.conftest import free_port
+
+    call_id = submit(url, f"worker/sleep/0?tag={tag}", f"http://127.0.0.1:{free_port()}/nobody-listens")
+    log = runtime.config.logs_dir / "gateway.log"
+    assert wait_until(lambda: f"callback for {call_id}" in log.read_text(), 20)
+    assert f"worker {call_id} -> 200 after 1 run(s)" in log.read_text()
+    assert stats(url, tag)["hits"] == 1
+    assert wait_until(lambda: queued_calls(runtime) == 0, 10)
 
 
 def test_a_client_call_id_is_never_used(url, callbacks):

@@ -32,7 +32,7 @@ import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 
-from infra.gateway.asyncq import ATTEMPTS_LIMIT, Invoke, PolicyFor, Report
+from infra.gateway.asyncq import ATTEMPTS_LIMIT, Invoke, Outcome, PolicyFor, Report
 from shared.errors import ServiceUnavailable
 
 log = logging.getLogger("gateway.async")
@@ -81,16 +81,16 @@ def decode(data: bytes) -> dict:
     return {**call, "body": body}
 
 
-async def connect(url: str, password: str) -> nats.NATS:
-    return await nats.connect(url, user=USER, password=password, name="gateway", connect_timeout=5,
-                              allow_reconnect=True, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+async def _client_once(url: str, password: str) -> nats.NATS:
+    """A connection for one question (a probe, a test): no reconnecting."""
+    return await nats.connect(url, user=USER, password=password, connect_timeout=3, allow_reconnect=False,
+                              max_reconnect_attempts=0)
 
 
 async def check(url: str, password: str) -> None:
     """A readiness probe: NATS answers and JetStream is on; ServiceUnavailable otherwise."""
     try:
-        client = await nats.connect(url, user=USER, password=password, connect_timeout=3, allow_reconnect=False,
-                                    max_reconnect_attempts=0)
+        client = await _client_once(url, password)
     except (nats.errors.Error, OSError) as exc:
         raise ServiceUnavailable(f"NATS at {url} is not answering ({type(exc).__name__})") from None
     try:
@@ -102,9 +102,8 @@ async def check(url: str, password: str) -> None:
 
 
 async def queued(url: str, password: str) -> int:
-    """Calls in the stream now, as seen from a client of its own (tests, `make bench`)."""
-    client = await nats.connect(url, user=USER, password=password, connect_timeout=3, allow_reconnect=False,
-                                max_reconnect_attempts=0)
+    """Calls in the stream (waiting, running, waiting to retry or for their callback), on a connection of its own."""
+    client = await _client_once(url, password)
     try:
         return (await client.jetstream(timeout=5).stream_info(STREAM)).state.messages
     finally:
@@ -123,7 +122,8 @@ class JetStreamQueue:
         self._callback_slots = asyncio.Semaphore(settings.callbacks_at_once)
 
     async def start(self) -> None:
-        self._client = await connect(self.settings.url, self.settings.password)
+        self._client = await nats.connect(self.settings.url, user=USER, password=self.settings.password, name="gateway",
+                                          connect_timeout=5, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
         self._js = self._client.jetstream(timeout=5)
         await self._ensure_stream()
         await self._js.add_consumer(STREAM, ConsumerConfig(
@@ -151,7 +151,10 @@ class JetStreamQueue:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if self._client is not None:
-            await self._client.close()
+            try:
+                await self._client.close()
+            except (nats.errors.Error, RuntimeError):  # nats-server went first (RuntimeError: nats-py on uvloop)
+                pass
 
     async def accept(self, call: dict) -> None:
         """Store the call in the stream; returns once JetStream has it, else raises QueueRefused."""
@@ -167,10 +170,6 @@ class JetStreamQueue:
             raise QueueRefused(503, f"async queue refused the call ({exc.description})") from None
         except nats.errors.Error as exc:
             raise QueueRefused(503, f"async queue is not available ({type(exc).__name__})") from None
-
-    async def depth(self) -> int:
-        """Calls in the stream: waiting, running, waiting to retry, or waiting for their callback."""
-        return (await self._js.stream_info(STREAM)).state.messages
 
     async def _work(self) -> None:
         while True:
@@ -209,7 +208,7 @@ class JetStreamQueue:
         self._callbacks.add(task)
         task.add_done_callback(self._callbacks.discard)
 
-    async def _report_then_ack(self, message: Msg, call: dict, outcome) -> None:
+    async def _report_then_ack(self, message: Msg, call: dict, outcome: Outcome) -> None:
         async def report_in_turn() -> None:
             async with self._callback_slots:
                 await self.report(call, outcome)
