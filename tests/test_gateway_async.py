@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import nats
 import nats.errors
@@ -285,6 +287,25 @@ def test_nats_refuses_a_client_without_the_password(runtime):
         with pytest.raises(nats.errors.Error):
             asyncio.run(connect(wrong))
     asyncio.run(connect(runtime.config.secret("nats-password")))
+
+
+def listening_addresses(pid: int) -> set[tuple[str, int]]:
+    """The TCP addresses process `pid` listens on (IPv4, from /proc)."""
+    inodes = {link.split("[")[1][:-1] for fd in Path(f"/proc/{pid}/fd").iterdir()
+              if (link := os.readlink(fd)).startswith("socket:[")}
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:] + Path("/proc/net/tcp6").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+            address, port = fields[1].split(":")
+            host = socket.inet_ntoa(bytes.fromhex(address)[::-1]) if len(address) == 8 else address
+            found.add((host, int(port, 16)))
+    return found
+
+
+def test_nats_listens_on_loopback_only_with_no_monitoring_port(runtime):
+    pid = int(runtime.ctl("pid", "nats").stdout)
+    assert listening_addresses(pid) == {("127.0.0.1", runtime.config.ports["nats"])}
 
 
 def test_a_full_queue_answers_429_and_loses_none_it_accepted(tmp_path, tag):
