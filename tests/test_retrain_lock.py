@@ -108,7 +108,7 @@ async def run_through_queue(stack, body: bytes, headers: dict) -> list[Outcome]:
                              ack_wait=30, workers=1, callbacks_at_once=1)
     queue = JetStreamQueue(settings, invoke, report, policy_for=lambda name: policy)
     await queue.start()
-    await queue.accept(new_call("train-model", "POST", "", "", [], body, None))
+    await queue.accept(new_call(str(uuid.uuid4()), "train-model", "POST", "", "", [], body, None))
     try:
         await asyncio.wait_for(reported.wait(), timeout=120)
     finally:

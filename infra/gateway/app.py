@@ -161,16 +161,17 @@ class Gateway:
         if refused:
             return web.Response(status=400, text=f"X-Callback-Url {refused}\n")
         path, query = split_target(request.raw_path)
+        call_id = str(uuid.uuid4())  # always the gateway's own: a client's X-Call-Id is dropped
+        theirs = [(k, v) for k, v in request.headers.items() if k.lower() != "x-call-id"]
+        headers = forwarded_headers(theirs, call_id, request.remote, request.host)
         body = await edges.read_body(request, self.settings)
-        call = new_call(function.name, request.method, path, query, [], body, callback)
-        own = [(k, v) for k, v in request.headers.items() if k.lower() != "x-call-id"]  # the id is the gateway's
-        call["headers"] = forwarded_headers(own, call["id"], request.remote, request.host)
+        call = new_call(call_id, function.name, request.method, path, query, headers, body, callback)
         try:
             await self.queue.accept(call)
         except QueueRefused as exc:
             log.warning("async %s refused: %s", function.name, exc.message)
             return web.Response(status=exc.status, text=exc.message + "\n")
-        return web.Response(status=202, headers={"X-Call-Id": call["id"]})
+        return web.Response(status=202, headers={"X-Call-Id": call_id})
 
     def refuse_callback(self, url: str) -> str | None:
         """Why the gateway will not call `url` back, or None: http(s) to a GATEWAY_CALLBACK_HOSTS host only."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
@@ -91,11 +90,10 @@ def _wait(raw: str) -> float:
     return min(parse_duration(raw), WAIT_LIMIT)
 
 
-def new_call(function: str, method: str, path: str, query: str, headers: list[tuple[str, str]],
+def new_call(call_id: str, function: str, method: str, path: str, query: str, headers: list[tuple[str, str]],
              body: bytes, callback_url: str | None) -> dict:
-    """An accepted call, under an id of the gateway's own (a client's X-Call-Id is never used)."""
     return {
-        "id": str(uuid.uuid4()),
+        "id": call_id,
         "function": function,
         "method": method,
         "path": path,
