@@ -168,7 +168,7 @@ def test_bench_predict_vs_mlflow_serve(bench_stack, champion_pipeline, mlflow_se
         direct_url = f"http://127.0.0.1:{port}"
         cold = first_answer_seconds(began, direct_url, sample_records(1)[0])
         direct = measure(direct_url, wrap)
-        bench_stack.up(["functions", "gateway"], progress=lambda line: None)
+        bench_stack.up(["nats", "functions", "gateway"], progress=lambda line: None)
         url = f"{bench_stack.config.url('gateway')}/function/predict"
         first_answer_seconds(time.perf_counter(), url, sample_records(1)[0])
         ours = measure(url, wrap)
