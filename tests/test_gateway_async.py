@@ -309,34 +309,33 @@ def test_nats_listens_on_loopback_only_with_no_monitoring_port(runtime):
 
 
 def test_a_full_queue_answers_429_and_loses_none_it_accepted(tmp_path, tag):
-    limits = {"GATEWAY_ASYNC_WORKERS": "1", "GATEWAY_QUEUE_MAX_CALLS": "5",
+    limits = {"GATEWAY_ASYNC_WORKERS": "1", "GATEWAY_QUEUE_MAX_CALLS": "6",
               "GATEWAY_QUEUE_MAX_BYTES": str(1024 * 1024), "NATS_MAX_PAYLOAD": str(256 * 1024)}
     with runtime_stack(tmp_path, env=limits) as small, CallbackReceiver() as callbacks:
         url = small.config.url("gateway")
 
-        def send(body: bytes = b"", seconds: float = 0.5) -> requests.Response:
+        def send(body: bytes = b"", seconds: float = 0) -> requests.Response:
             return requests.post(f"{url}/async-function/worker/sleep/{seconds}?tag={tag}", data=body,
                                  headers={"X-Callback-Url": callbacks.url}, timeout=10)
 
         too_large = send(b"x" * 300_000)
         assert too_large.status_code == 413 and "NATS_MAX_PAYLOAD" in too_large.text
-        by_bytes = [send(b"x" * 250_000, seconds=2) for _ in range(5)]  # 4 fit in 1 MiB, the 5th does not
-        by_count = [send(seconds=0.2) for _ in range(12)]
-        answers = by_bytes + by_count
+        hold = send(seconds=4.5)  # keeps the one worker busy (exec_timeout 5s): every call after it stays queued
+        by_bytes = [send(b"x" * 250_000) for _ in range(5)]  # 4 fit in 1 MiB beside it, the 5th does not
+        by_count = [send() for _ in range(12)]  # the 6th call fits, the 7th is one too many
+        answers = [hold, *by_bytes, *by_count]
         accepted = [r.headers["X-Call-Id"] for r in answers if r.status_code == 202]
         refused = [r for r in answers if r.status_code != 202]
 
-        assert [r.status_code for r in by_bytes[:4]] == [202] * 4
-        assert {r.status_code for r in refused} == {429}
-        assert any("maximum bytes" in r.text for r in refused) and any("maximum messages" in r.text for r in refused)
-        assert len(refused) >= 7 and all("X-Call-Id" not in r.headers for r in refused)
+        assert [r.status_code for r in by_bytes] == [202] * 4 + [429] and "maximum bytes" in by_bytes[4].text
+        assert [r.status_code for r in by_count] == [202] + [429] * 11
+        assert all("maximum messages" in r.text and "X-Call-Id" not in r.headers for r in by_count[1:])
         results = callbacks.wait_for(accepted, timeout=60)
         assert {r.headers["X-Function-Status"] for r in results.values()} == {"200"}
         assert wait_until(lambda: queued_calls(small) == 0, 10)
         assert requests.get(f"{url}/function/worker/stats?tag={tag}", timeout=10).json()["hits"] == len(accepted)
-        assert send(seconds=0).status_code == 202  # room again once the queue drained
+        assert send().status_code == 202  # room again once the queue drained
     print(f"\nsmall queue: {len(accepted)} of {len(answers)} accepted, all run once; {len(refused)} answered 429")
-
 
 DEFAULT_POLICY = RetryPolicy(attempts=3, min_wait=1.0, max_wait=60.0)
 
