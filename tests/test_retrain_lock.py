@@ -60,7 +60,14 @@ RETRY_ANNOTATIONS = {"com.openfaas.retry.attempts": "10", "com.openfaas.retry.co
                      "com.openfaas.retry.min_wait": "200ms", "com.openfaas.retry.max_wait": "1s"}
 
 
-def test_an_async_call_that_finds_a_dead_holders_lock_is_retried_until_it_trains(stack_env, monkeypatch, tmp_path):
+@pytest.fixture
+def queue_stack(tmp_path):
+    """A NATS of its own (no gateway consumes its stream), started before the test's lease clock runs."""
+    with running_stack(tmp_path, services=("nats",)) as started:
+        yield started
+
+
+def test_an_async_call_that_finds_a_dead_holders_lock_is_retried_until_it_trains(stack_env, monkeypatch, queue_stack):
     isolate(monkeypatch, "retried")
     monkeypatch.setenv("BATCH_THRESHOLD", "2")
     monkeypatch.setenv("TRAINING_LOCK_LEASE_SECONDS", str(LEASE))
@@ -73,8 +80,7 @@ def test_an_async_call_that_finds_a_dead_holders_lock_is_retried_until_it_trains
         MlflowClient(settings.mlflow_tracking_uri).create_experiment(settings.experiment_name),
         tags={"training_id": "killed", "kind": "training"})
 
-    with running_stack(tmp_path, services=("nats",)) as queue_stack:  # a NATS of its own: no gateway consumes it
-        outcomes = asyncio.run(run_through_queue(queue_stack, minio_event_body(settings, 2), webhook_headers(settings)))
+    outcomes = asyncio.run(run_through_queue(queue_stack, minio_event_body(settings, 2), webhook_headers(settings)))
 
     statuses = [outcome.status for outcome in outcomes]
     assert statuses[:2] == [429, 429] and statuses[-1] == 200, statuses  # retried while the lease ran
