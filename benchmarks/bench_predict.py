@@ -218,7 +218,7 @@ def test_bench_predict_against_the_peers(bench_stack, champion_pipeline, tmp_pat
     with predict_process({**deployed, **env, "MODEL_NAME": MODEL}, tmp_path / "cold-predict.log") as fresh:
         cold = first_answer_seconds(began, fresh, encode_ours(probe))  # a fresh process: loads from the registry
 
-    bench_stack.up(["functions", "gateway"], progress=lambda line: None)
+    bench_stack.up(["nats", "functions", "gateway"], progress=lambda line: None)
     function_port = function_ports(read_stack(bench_stack.config), bench_stack.config.ports["functions"])["predict"]
     gateway_url = f"{bench_stack.config.url('gateway')}/function/predict"
     first_answer_seconds(time.perf_counter(), gateway_url, encode_ours(probe))

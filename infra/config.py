@@ -30,6 +30,7 @@ PORTS: dict[str, tuple[str, int]] = {
     "data-api": ("DATA_API_PORT", 8090),
     "ui": ("UI_PORT", 8503),
     "prometheus": ("PROMETHEUS_PORT", 9090),
+    "nats": ("NATS_PORT", 4222),  # NATS JetStream, the gateway's async queue (no monitoring port)
 }
 
 # secret name -> its value when neither the file nor the environment gives one:
@@ -44,6 +45,8 @@ SECRET_DEFAULTS: dict[str, Callable[[], str]] = {
     # one MinIO and one MLflow user per role (shared/settings.py); the MLflow server's session key
     **{name: lambda: secrets.token_urlsafe(24) for name in (*MINIO_USERS.values(), *MLFLOW_USERS.values())},
     "mlflow-flask-secret-key": lambda: secrets.token_urlsafe(32),
+    "nats-password": lambda: secrets.token_urlsafe(24),
+    "nats-store-key": lambda: secrets.token_urlsafe(32),  # JetStream's encryption at rest: lost key, lost queue
 }
 
 

@@ -9,7 +9,9 @@ commands here keeps credentials out of supervisord's configuration and `ps`.
 from __future__ import annotations
 
 import configparser
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -170,6 +172,38 @@ def write_auth_config(config: StackConfig) -> Path:
     with path.open("w") as out:
         parser.write(out)
     return path
+def nats(config: StackConfig) -> Command:
+    """nats-server with JetStream, its store encrypted at rest and readable by its owner only.
+
+    The configuration names the password and the store key as environment variables, so
+    neither is written in it nor shown by `ps`."""
+    from infra.gateway.natsq import USER
+    from shared.settings import env_number
+
+    store = config.state_dir / "nats"
+    store.mkdir(mode=0o700, parents=True, exist_ok=True)
+    store.chmod(0o700)
+    os.umask(0o077)  # inherited by nats-server: every file it writes is 600, every folder 700
+    max_payload = env_number(os.environ, "NATS_MAX_PAYLOAD", str(8 * 1024 * 1024), int, 1024)
+    sync = os.environ.get("NATS_SYNC_INTERVAL", "always")
+    if sync != "always" and not re.fullmatch(r"[0-9]+(ms|s|m)", sync):
+        raise ConfigError(f"NATS_SYNC_INTERVAL={sync!r} is invalid: use always, or a duration such as 500ms, 10s, 2m")
+    conf = store / "nats-server.conf"
+    listen = f"{config.host}:{config.ports['nats']}"
+    conf.write_text("\n".join([
+        f"listen: {json.dumps(listen)}",
+        f"max_payload: {max_payload}",
+        f"authorization {{ user: {USER}, password: $NATS_PASSWORD }}",
+        "jetstream {",
+        f"  store_dir: {json.dumps(str(store))}",
+        f"  sync_interval: {sync}",
+        "  cipher: chachapoly",
+        "  key: $NATS_STORE_KEY",
+        "}",
+        "",
+    ]))
+    env = {"NATS_PASSWORD": config.secret("nats-password"), "NATS_STORE_KEY": config.secret("nats-store-key")}
+    return [_binary(config, "nats-server"), "-c", str(conf)], env
 
 
 def gateway(config: StackConfig) -> Command:
@@ -201,6 +235,7 @@ SERVICES: dict[str, Callable[[StackConfig], Command]] = {
     "mysql": mysql,
     "minio": minio,
     "mlflow": mlflow,
+    "nats": nats,
     "gateway": gateway,
     "prometheus": prometheus,
     "ui": ui,

@@ -103,4 +103,5 @@ prometheus_server
 python_env
 openfaas_tools
 go_tool minio github.com/minio/minio "$MINIO_VERSION"
+go_tool nats-server github.com/nats-io/nats-server/v2 "$NATS_SERVER_VERSION"
 step "setup complete"

@@ -37,6 +37,7 @@ SERVICES: list[tuple[str, tuple[str, ...], float]] = [
     ("minio", ("minio", "minio-console"), 60),
     ("mlflow", ("mlflow",), 600),  # the basic-auth app took 6 min to start on a 2-core machine at load 40
     ("data-api", ("data-api",), 60),  # the course Data API's stand-in (infra/data_api)
+    ("nats", ("nats",), 30),  # NATS JetStream, the gateway's async queue
     ("functions", (), 60),  # one supervisord program per replica of each function (infra/gateway/runtime.py)
     ("gateway", ("gateway",), 30),
     ("cron", (), 15),  # OpenFaaS's cron-connector, calling stack.yml's cron-functions through the gateway
@@ -162,6 +163,8 @@ class Stack:
             return f"{self.config.host}:{self.config.ports['mysql']} (socket {self.config.mysql_socket})"
         if name == "minio":
             return f"{self.config.url('minio')} (console {self.config.url('minio-console')})"
+        if name == "nats":
+            return f"nats://{self.config.host}:{self.config.ports['nats']} (store {self.config.state_dir / 'nats'})"
         return self.config.url(name)
 
     # --- health --------------------------------------------------------------------------
@@ -207,6 +210,15 @@ def probe_mysql_socket(stack: Stack) -> None:
         raise ServiceUnavailable(f"MySQL socket not ready ({exc.args[0]})") from None
 
 
+def probe_nats(stack: Stack) -> None:
+    import asyncio
+
+    from infra.gateway import natsq
+
+    url = f"nats://{stack.config.host}:{stack.config.ports['nats']}"
+    asyncio.run(natsq.check(url, stack.config.secret("nats-password")))
+
+
 def probe_cron(stack: Stack) -> None:
     if stack.state_of("cron") != "RUNNING":
         raise ServiceUnavailable("cron-connector is not running")
@@ -217,6 +229,7 @@ PROBES: dict[str, Callable[[Stack], None]] = {
     "minio": lambda stack: CHECKS["minio"](stack.settings()),
     "mlflow": lambda stack: CHECKS["mlflow"](stack.settings()),
     "data-api": lambda stack: probe_http("Data API stand-in", stack.config.url("data-api") + "/"),
+    "nats": probe_nats,
     "functions": lambda stack: runtime.probe_functions(stack.config),
     "gateway": lambda stack: probe_http("gateway", stack.config.url("gateway") + "/healthz"),
     "cron": probe_cron,

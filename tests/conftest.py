@@ -27,6 +27,7 @@ PIPELINE_VARS = (
     "STACK_FILE", "GATEWAY_URL", "GATEWAY_ASYNC_WORKERS", "GATEWAY_ASYNC_MAX_ATTEMPTS", "GATEWAY_RETRY_DELAY",
     "SERVICE_ROLE",
     "GATEWAY_MAX_REPLICAS", "GATEWAY_SCALE_FROM_ZERO_TIMEOUT",
+    "GATEWAY_QUEUE_MAX_CALLS", "GATEWAY_QUEUE_MAX_BYTES", "GATEWAY_ACK_WAIT", "GATEWAY_CALLBACK_HOSTS", "NATS_MAX_PAYLOAD",
 )
 
 
@@ -99,7 +100,7 @@ def gateway(stack) -> str:
     `stack.config.secret("basic-auth-user")` / `("basic-auth-password")`. For a stack file of
     your own (no databases needed), use `tests.runtime_support.runtime_stack`.
     """
-    stack.up(["functions", "gateway"], progress=lambda line: None)
+    stack.up(["nats", "functions", "gateway"], progress=lambda line: None)
     return stack.config.url("gateway")
 
 

@@ -35,6 +35,7 @@ from shared.settings import Settings
 from tests.faas_cli_support import FaasCli
 from tests.http_support import LoopbackServer, QuietHandler
 from tests.pipeline_support import pipeline_stack, wait_for
+from tests.runtime_support import queued_calls
 
 pytestmark = pytest.mark.services
 
@@ -97,15 +98,11 @@ def minio_events_dir(stack: Stack) -> Path:
     return stack.config.state_dir / "minio" / "events"
 
 
-def gateway_queue_dir(stack: Stack) -> Path:
-    return stack.config.state_dir / "gateway" / "queue"
-
-
 def wait_trained_once(stack: Stack, timeout: float) -> dict:
     """Wait for the champion, then for every notification to be delivered and handled; the trainings."""
     settings = stack.settings()
     version = wait_for(lambda: champion_version(settings), timeout, "a champion")
-    wait_for(lambda: queued_files(minio_events_dir(stack)) == 0 and queued_files(gateway_queue_dir(stack)) == 0,
+    wait_for(lambda: queued_files(minio_events_dir(stack)) == 0 and queued_calls(stack) == 0,
              60, "MinIO's and the gateway's queues to drain")
     time.sleep(3)  # a duplicate training would have registered its parent run by now
     found = trainings(settings)

@@ -11,6 +11,7 @@
     replicas   each replica a supervisord program with its own port; readiness and choice
     logs       /system/logs from each replica's log file
     metrics    /metrics with OpenFaaS's gateway metric names (prometheus-client)
-    asyncq     /async-function: the on-disk queue and its bounded worker pool
+    asyncq     /async-function: an accepted call, and the retry policy of com.openfaas.retry.*
+    natsq      /async-function on NATS JetStream: the stream, its limits, the workers and callbacks
     runtime    how each replica is launched and probed under supervisord
 """

@@ -1,7 +1,7 @@
 """The gateway: calls to functions, through the replicas the provider runs.
 
     /function/<name>[/<path>]        sync: method, path suffix, query, headers, body passed through
-    /async-function/<name>[/<path>]  202 + X-Call-Id, persisted, run by the worker pool (asyncq)
+    /async-function/<name>[/<path>]  202 + X-Call-Id, queued on NATS JetStream, run by its workers (natsq)
 
 The routes are in routes.py, the /system handlers in handlers.py, the types in types.py.
 `<name>` may carry the namespace as OpenFaaS allows (`predict.openfaas-fn`). Unknown
@@ -21,11 +21,13 @@ import time
 import uuid
 
 import aiohttp
+import yarl
 from aiohttp import web
 
 from infra.gateway import edges
-from infra.gateway.asyncq import CallQueue, Outcome, RetryPolicy, call_body, new_call, policy_from_annotations
+from infra.gateway.asyncq import Outcome, RetryPolicy, new_call, policy_from_annotations
 from infra.gateway.metrics import GatewayMetrics
+from infra.gateway.natsq import JetStreamQueue, QueueRefused, QueueSettings
 from infra.gateway.provider import Provider
 from infra.gateway.replicas import port_open
 from infra.gateway.settings import GatewaySettings
@@ -79,8 +81,11 @@ class Gateway:
         self.default_retry = RetryPolicy(settings.async_max_attempts, settings.retry_delay, settings.retry_max_wait)
         self.retry_policies = {name: policy_from_annotations(fn.annotations, self.default_retry)
                                for name, fn in stack.functions.items()}
-        self.queue = CallQueue(settings.queue_dir, self.run_queued, self.report,
-                               workers=settings.async_workers, policy_for=self.retry_policy)
+        queue_settings = QueueSettings(
+            settings.nats_url, read_secret("nats-password", secrets_dir=settings.secrets_dir), settings.queue_max_calls,
+            settings.queue_max_bytes, settings.ack_wait, settings.async_workers, settings.callbacks_at_once,
+        )
+        self.queue = JetStreamQueue(queue_settings, self.run_queued, self.report, self.retry_policy)
         self.session: aiohttp.ClientSession | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -174,15 +179,33 @@ class Gateway:
         if function is None:
             return not_found(request.match_info["name"])
         callback = request.headers.get("X-Callback-Url")
-        if callback and not callback.startswith(("http://", "https://")):
-            return web.Response(status=400, text="X-Callback-Url must be an http:// or https:// URL\n")
-        call_id = request.headers.get("X-Call-Id") or str(uuid.uuid4())
-        headers = forwarded_headers(request.headers.items(), call_id, request.remote, request.host)
+        refused = self.refuse_callback(callback) if callback else None
+        if refused:
+            return web.Response(status=400, text=f"X-Callback-Url {refused}\n")
         path, query = split_target(request.raw_path)
+        call_id = str(uuid.uuid4())  # always the gateway's own: a client's X-Call-Id is dropped
+        theirs = [(k, v) for k, v in request.headers.items() if k.lower() != "x-call-id"]
+        headers = forwarded_headers(theirs, call_id, request.remote, request.host)
         body = await edges.read_body(request, self.settings)
-        call = new_call(function.name, request.method, path, query, headers, body, callback, call_id)
-        self.queue.accept(call)
+        call = new_call(call_id, function.name, request.method, path, query, headers, body, callback)
+        try:
+            await self.queue.accept(call)
+        except QueueRefused as exc:
+            log.warning("async %s refused: %s", function.name, exc.message)
+            return web.Response(status=exc.status, text=exc.message + "\n")
         return web.Response(status=202, headers={"X-Call-Id": call_id})
+
+    def refuse_callback(self, url: str) -> str | None:
+        """Why the gateway will not call `url` back, or None: http(s) to a GATEWAY_CALLBACK_HOSTS host only."""
+        try:
+            parsed = yarl.URL(url)
+        except ValueError:
+            return "is not a URL"
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            return "must be an http:// or https:// URL"
+        if parsed.host.lower() not in self.settings.callback_hosts:
+            return f"names host {parsed.host}, which is not in GATEWAY_CALLBACK_HOSTS"
+        return None
 
     async def run_queued(self, call: dict) -> Outcome:
         function = self.resolve(call["function"])
@@ -190,7 +213,7 @@ class Gateway:
             return Outcome(404, [], f"function {call['function']} is no longer in the stack\n".encode(), 0.0)
         try:
             return await self.call(function, call["method"], call["path"], call["query"],
-                                   [tuple(pair) for pair in call["headers"]], call_body(call))
+                                   [tuple(pair) for pair in call["headers"]], call["body"])
         except FunctionUnreachable as exc:
             return Outcome(exc.status, [("Content-Type", "text/plain")], exc.message.encode(), 0.0)
 
@@ -208,7 +231,7 @@ class Gateway:
         timeout = aiohttp.ClientTimeout(total=self.settings.callback_timeout)
         try:
             async with self.session.post(call["callback_url"], data=outcome.body, headers=headers,
-                                         timeout=timeout) as response:
+                                         timeout=timeout, allow_redirects=False) as response:
                 await response.read()
         except (TimeoutError, aiohttp.ClientError) as exc:
             log.warning("callback for %s to %s failed (%s)", call["id"], call["callback_url"], type(exc).__name__)
