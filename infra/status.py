@@ -209,6 +209,7 @@ def env_lines(target: RunningStack) -> list[str]:
     # names the pipeline does not read, so that they never become another stack's settings
     return [
         f"export GATEWAY={config.url('gateway')}",
+        f"export OPENFAAS_URL={config.url('gateway')}",  # faas-cli's gateway
         f"export ADMIN={config.secret('basic-auth-user')}:{config.secret('basic-auth-password')}",
         f"export MINIO_LOGIN={config.secret('minio-access-key')}:{config.secret('minio-secret-key')}",
         f"export LOGS={config.logs_dir}",

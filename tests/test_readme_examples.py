@@ -42,7 +42,7 @@ def started(request, tmp_path_factory):
     """(kind, the shell's environment, what the start command printed); stopped with `make down` after."""
     kind = request.param
     root = tmp_path_factory.mktemp(f"readme-{kind}")
-    shell = user_env(root / "state", root / "state-demo")
+    shell = user_env(root / "state", root / "state-demo", OPENFAAS_CONFIG=str(root / "openfaas"))
     starting = {**shell, **free_ports(), **(DEMO_CADENCE if kind == "demo" else {})}
     try:
         for _ in range(START_ATTEMPTS):
@@ -126,6 +126,35 @@ def async_outcome(out: str, kind: str) -> None:
     assert re.search(r"async train-model [0-9a-f-]{36} -> 200 after 1 run\(s\)$", out), out
 
 
+def logged_in(out: str, kind: str) -> None:
+    assert "credentials saved" in out, out
+
+
+def listed(out: str, kind: str) -> None:
+    names = {line.split()[0] for line in out.splitlines()[1:]}
+    assert {"fetch-batch", "train-model", "predict"} <= names, out
+
+
+def described(out: str, kind: str) -> None:
+    assert re.search(r"^Name:\s+predict$", out, re.MULTILINE) and re.search(r"^Status:\s+Ready$", out, re.MULTILINE), out
+
+
+def log_lines(out: str, kind: str) -> None:
+    assert "error" not in out.lower(), out  # the lines themselves depend on what predict has logged so far
+
+
+def namespace(out: str, kind: str) -> None:
+    assert "openfaas-fn" in out, out
+
+
+def secret_names(out: str, kind: str) -> None:
+    assert "basic-auth-password" in out.split(), out
+
+
+def service_count(out: str, kind: str) -> None:
+    assert re.fullmatch(r"(gateway_service_count\{[^}]*\} [0-9.e+]+\n?)+", out), out
+
+
 def invalid_input(out: str, kind: str) -> None:
     body = answer(out)
     fields = {detail["field"] for detail in body["details"]}
@@ -134,6 +163,13 @@ def invalid_input(out: str, kind: str) -> None:
 
 EXPECTED: dict[str, Callable[[str, str], None]] = {
     "make status": status_text,
+    'echo "${ADMIN#*:}" | .tools/bin/faas-cli login --username "${ADMIN%%:*}" --password-stdin': logged_in,
+    ".tools/bin/faas-cli list -v": listed,
+    ".tools/bin/faas-cli describe predict": described,
+    ".tools/bin/faas-cli logs predict --tail=false --lines 5": log_lines,
+    ".tools/bin/faas-cli namespace get openfaas-fn": namespace,
+    ".tools/bin/faas-cli secret list": secret_names,
+    "curl -s $GATEWAY/metrics | grep '^gateway_service_count'": service_count,
     "make check": check_text,
     'eval "$(make -s env)"': exports,
     "curl -s $GATEWAY/healthz": health,
