@@ -103,9 +103,7 @@ class Stack:
     # --- up / down -----------------------------------------------------------------------
     def up(self, services: Iterable[str] | None = None, progress: Callable[[str], None] = print) -> None:
         wanted = list(services) if services is not None else [name for name, _, _ in SERVICES]
-        if "cron" in wanted:
-            rebuild_interval(os.environ)
-            check_schedules(runtime.read_stack(self.config))
+        self.preflight(wanted)
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         ensure_secrets(self.config)
         if not self.supervisor_running():
@@ -124,6 +122,12 @@ class Stack:
             self.wait_healthy(name, timeout)
             BOOTSTRAP.get(name, lambda stack: None)(self)
             progress(f"{name:<{NAME_WIDTH}}up    {self.address(name)}")
+
+    def preflight(self, wanted: Iterable[str]) -> None:
+        """Settings that would make a service fail quietly refuse the start before anything is written."""
+        if "cron" in wanted:
+            rebuild_interval(os.environ)
+            check_schedules(runtime.read_stack(self.config))
 
     def down(self) -> None:
         """Stop supervisord and its children, and wait until supervisord has exited."""
@@ -352,6 +356,7 @@ def up(stack: Stack, services: list[str]) -> int:
 
     if not services:
         running.refuse_beside("up")
+    stack.preflight(services or [name for name, _, _ in SERVICES])
     stack.config.state_dir.mkdir(parents=True, exist_ok=True)
     running.record(stack, "up")
     stack.up(services or None)
