@@ -1,8 +1,10 @@
 """MinIO users for the pipeline's roles, each with a policy of its own instead of the root account.
 
-    fetch-batch   reads and writes batch objects (`BATCH_PREFIX`) in the batch bucket
-    train-model   reads batch objects; reads, writes and deletes its lock and marker (`training/`)
-    web-ui        reads batch objects (the Pipeline page)
+    fetch-batch   reads and writes batch objects (`BATCH_PREFIX`) and their quality reports
+                  (`quality/`) in the batch bucket
+    train-model   reads batch objects; reads and writes quality reports (it computes a missing
+                  one); reads, writes and deletes its lock and marker (`training/`)
+    web-ui        reads batch objects and quality reports (the Pipeline page)
     mlflow        everything in the artifact bucket, nothing else (predict and the UI get
                   artifacts through MLflow's proxy, with their MLflow users)
 
@@ -16,7 +18,7 @@ import json
 import sys
 from collections.abc import Callable
 
-from shared.settings import MINIO_USERS, TRAINING_STATE_PREFIX, Settings, load_settings
+from shared.settings import MINIO_USERS, QUALITY_PREFIX, TRAINING_STATE_PREFIX, Settings, load_settings
 
 
 def policy_name(role: str) -> str:
@@ -34,13 +36,14 @@ def policies(settings: Settings) -> dict[str, dict]:
     # listing (and HEAD on the bucket, which takes no prefix) needs the bucket itself
     see_bucket = _allow(["s3:ListBucket", "s3:GetBucketLocation"], batches)
     batch_objects = f"{batches}/{settings.batch_prefix}*"
+    reports = f"{batches}/{QUALITY_PREFIX}*"
     statements = {
-        "fetch-batch": [see_bucket, _allow(["s3:GetObject", "s3:PutObject"], batch_objects)],
+        "fetch-batch": [see_bucket, _allow(["s3:GetObject", "s3:PutObject"], batch_objects, reports)],
         "train-model": [
-            see_bucket, _allow(["s3:GetObject"], batch_objects),
+            see_bucket, _allow(["s3:GetObject"], batch_objects), _allow(["s3:GetObject", "s3:PutObject"], reports),
             _allow(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], f"{batches}/{TRAINING_STATE_PREFIX}*"),
         ],
-        "web-ui": [see_bucket, _allow(["s3:GetObject"], batch_objects)],
+        "web-ui": [see_bucket, _allow(["s3:GetObject"], batch_objects, reports)],
         "mlflow": [_allow(["s3:*"], artifacts, f"{artifacts}/*")],
     }
     return {role: {"Version": "2012-10-17", "Statement": found} for role, found in statements.items()}

@@ -33,9 +33,8 @@ from shared.champion import Registry
 from shared.errors import PipelineError, ServiceUnavailable, UpstreamError
 from shared.health import minio_client
 from shared.schema import CATEGORICAL_FEATURES, CATEGORIES, COLUMNS, LABEL, NUMERIC_FEATURES, NUMERIC_RANGES
-from shared.settings import Settings
+from shared.settings import QUALITY_PREFIX, Settings
 
-QUALITY_PREFIX = "quality/"
 PSI_BINS = 10  # quantile bins of the reference
 SHARE_FLOOR = 1e-4  # an empty bin's share, so PSI stays finite
 DRIFTED = NUMERIC_FEATURES + CATEGORICAL_FEATURES + (LABEL,)  # the class shares drift too

@@ -34,12 +34,14 @@ MINIO_USERS: dict[str, str] = {
 }
 # role -> the secret holding its MLflow password (its user name is the role's name)
 MLFLOW_USERS: dict[str, str] = {
+    "fetch-batch": "mlflow-fetch-batch-password",  # reads the champion's lineage for a batch's drift report
     "train-model": "mlflow-train-model-password",
     "predict": "mlflow-predict-password",
     "web-ui": "mlflow-web-ui-password",
 }
 # where train-model keeps its lock and marker, beside the batches (shared/retrain.py)
 TRAINING_STATE_PREFIX = "training/"
+QUALITY_PREFIX = "quality/"  # the batches' data-quality reports (shared/quality.py)
 ROLES = ("", *dict.fromkeys([*MINIO_USERS, *MLFLOW_USERS]))
 
 

@@ -15,7 +15,7 @@ api() {  # api METHOD PATH [JSON]
   curl -fsS -u "$ADMIN" -X "$1" -H 'Content-Type: application/json' "$MLFLOW/api/$2" ${3:+-d "$3"}
 }
 
-for role in train-model predict web-ui; do
+for role in fetch-batch train-model predict web-ui; do
   user="{\"username\": \"$role\", \"password\": \"$(cat "$SECRETS/mlflow-$role-password")\"}"
   api POST 2.0/mlflow/users/create "$user" >/dev/null 2>&1 || api PATCH 2.0/mlflow/users/update-password "$user" >/dev/null
 done
@@ -27,7 +27,10 @@ id=$(experiment_id || api POST 2.0/mlflow/experiments/create "{\"name\": \"$EXPE
   python3 -c 'import json, sys; print(json.load(sys.stdin)["experiment_id"])')
 for grant in "experiment $id" "registered_model $MODEL"; do
   set -- $grant
-  api POST 3.0/mlflow/users/permissions/grant \
-    "{\"username\": \"train-model\", \"resource_type\": \"$1\", \"resource_id\": \"$2\", \"permission\": \"EDIT\"}" >/dev/null
+  grant='{"username": "train-model", "resource_type": "'"$1"'", "resource_id": "'"$2"'", "permission": "EDIT"}'
+  # a second run finds the grant made (RESOURCE_ALREADY_EXISTS): anything else stops the script
+  out=$(curl -sS -u "$ADMIN" -X POST -H 'Content-Type: application/json' \
+    "$MLFLOW/api/3.0/mlflow/users/permissions/grant" -d "$grant" -w '\n%{http_code}')
+  case "$out" in *$'\n'200|*RESOURCE_ALREADY_EXISTS*) ;; *) echo "grant $1 $2 failed: $out" >&2; exit 1 ;; esac
 done
-echo "MLflow users ready: train-model, predict, web-ui (grants: experiment $id, model $MODEL)"
+echo "MLflow users ready: fetch-batch, train-model, predict, web-ui (grants: experiment $id, model $MODEL)"

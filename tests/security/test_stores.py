@@ -57,11 +57,11 @@ def test_mlflow_without_credentials_answers_401(settings, method, route):
     assert requests.request(method, url, auth=("predict", "not-the-password"), timeout=10).status_code == 401
 
 
-def test_predict_and_the_ui_read_but_cannot_move_an_alias(stack, settings):
+def test_fetch_batch_predict_and_the_ui_read_but_cannot_move_an_alias(stack, settings):
     name = unique("security-alias")
     version, _ = register_model(settings.mlflow_tracking_uri, name)
     alias = {"name": name, "alias": "champion", "version": version}
-    for role in ("predict", "web-ui"):
+    for role in ("fetch-batch", "predict", "web-ui"):
         auth = role_auth(stack, role)
         read = requests.get(f"{settings.mlflow_tracking_uri}{ALIAS_ROUTE}", params={"name": name, "alias": "champion"},
                             auth=auth, timeout=10)
@@ -103,6 +103,7 @@ def delete(settings, bucket: str, key: str) -> None:
 
 BATCH = "batches/group=99/batch=01.json"
 LOCK = "training/group=99/lock.json"
+REPORT = "quality/group=99/batch=01.json"
 ARTIFACT = "security/probe.json"
 # role, operation, bucket ("batches" or "artifacts"), key, allowed
 MINIO_CASES = [
@@ -110,15 +111,21 @@ MINIO_CASES = [
     ("fetch-batch", get, "batches", BATCH, True),
     ("fetch-batch", delete, "batches", BATCH, False),
     ("fetch-batch", put, "batches", LOCK, False),
+    ("fetch-batch", put, "batches", REPORT, True),
+    ("fetch-batch", delete, "batches", REPORT, False),
     ("fetch-batch", put, "artifacts", ARTIFACT, False),
     ("fetch-batch", get, "artifacts", ARTIFACT, False),
     ("train-model", put, "batches", BATCH, False),
     ("train-model", get, "batches", BATCH, True),
     ("train-model", put, "batches", LOCK, True),
     ("train-model", delete, "batches", LOCK, True),
+    ("train-model", get, "batches", REPORT, True),
+    ("train-model", put, "batches", REPORT, True),
     ("train-model", put, "artifacts", ARTIFACT, False),
     ("web-ui", get, "batches", BATCH, True),
     ("web-ui", put, "batches", BATCH, False),
+    ("web-ui", get, "batches", REPORT, True),
+    ("web-ui", put, "batches", REPORT, False),
     ("web-ui", get, "artifacts", ARTIFACT, False),
     ("mlflow", put, "artifacts", ARTIFACT, True),
     ("mlflow", put, "batches", BATCH, False),
@@ -132,6 +139,7 @@ def probe_objects(settings):
     put(settings, settings.batch_bucket, BATCH)
     put(settings, settings.artifact_bucket, ARTIFACT)
     put(settings, settings.batch_bucket, LOCK)
+    put(settings, settings.batch_bucket, REPORT)
 
 
 @pytest.mark.parametrize("role, operation, bucket, key, allowed", MINIO_CASES,
