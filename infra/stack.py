@@ -325,17 +325,24 @@ def bootstrap_mlflow(stack: Stack) -> None:
 
         users = AuthServiceClient(settings.mlflow_tracking_uri)
         for role, secret in MLFLOW_USERS.items():
-            try:
-                users.create_user(role, stack.config.secret(secret))
-            except RestException as exc:
-                if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-                    raise
+            if not _created(lambda: users.create_user(role, stack.config.secret(secret)), RestException):
                 users.update_user_password(role, stack.config.secret(secret))
         tracking = MlflowClient(settings.mlflow_tracking_uri)
         experiment = tracking.get_experiment_by_name(settings.experiment_name)
         experiment_id = experiment.experiment_id if experiment else tracking.create_experiment(settings.experiment_name)
-        users.grant_user_permission("train-model", "experiment", experiment_id, "EDIT")
-        users.grant_user_permission("train-model", "registered_model", settings.model_name, "EDIT")
+        for kind, resource in (("experiment", experiment_id), ("registered_model", settings.model_name)):
+            _created(lambda: users.grant_user_permission("train-model", kind, resource, "EDIT"), RestException)
+
+
+def _created(create: Callable[[], object], rest_exception: type) -> bool:
+    """Runs `create`; False when MLflow says it exists already (a second `make up`)."""
+    try:
+        create()
+    except rest_exception as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        return False
+    return True
 
 
 def batch_notification(settings: Settings) -> NotificationConfig:
