@@ -53,6 +53,9 @@ def running_stack(state_dir: Path, services=("mysql", "minio", "mlflow")) -> Ite
     started = Stack(make_stack_config(state_dir))
     try:
         started.up(list(services), progress=lambda line: None)
+        if "mlflow" not in services:  # the caller's MLflow credentials stay as they are
+            yield started
+            return
         with admin_mlflow_client_env(started):
             yield started
     finally:

@@ -1,9 +1,11 @@
 """What `faas-cli up` ships works: each function's shrinkwrapped build context, behind the
 real of-watchdog (http mode) with its Dockerfile's environment, answers as the local runtime's does.
 
-One case per function, against the session's real MinIO and MLflow and the Data API
-stand-in: fetch-batch stores a batch, train-model answers `waiting k/10`, predict serves a
-champion with the champion's own predictions.
+One case per function, against a real MinIO and MLflow of this module's own and the Data
+API stand-in: fetch-batch stores a batch, train-model answers `waiting k/10`, predict serves a
+champion with the champion's own predictions. Each function runs as its role's MinIO and
+MLflow user, whose policies name the stack's own buckets, so the cases use those buckets
+(in a stack no other test writes to) rather than buckets of their own.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from infra.gateway import runtime
 from infra.gateway.stackfile import Function, load_stack_file
 from shared.batches import batch_key
 from shared.health import minio_client
+from shared.quality import quality_key
 from shared.schema import FEATURES
 from shared.settings import load_settings
-from tests.conftest import free_port
+from tests.conftest import free_port, running_stack
 from tests.data_api_support import stand_in
 from tests.predict_support import register_model, sample_records
 from tests.train_support import minio_event_body, store_batches, webhook_headers
@@ -32,6 +35,12 @@ from tests.watchdog_support import OF_WATCHDOG, behind_watchdog, dockerfile_env,
 pytestmark = pytest.mark.services
 
 FUNCTIONS = ("fetch-batch", "train-model", "predict")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with running_stack(tmp_path_factory.mktemp("watchdog-stack")) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +54,7 @@ def deployed(stack, name: str, **env: str) -> Function:
 
 
 def run(build, stack, function: Function, tmp_path, ports: list[int]):
-    secrets = runtime.function_secrets_dir(stack.config, function)
+    secrets = runtime.function_secrets_dir(stack.config, function, f"{function.name}-watchdog")
     return behind_watchdog(build / function.name, function, secrets, ports, tmp_path / f"{function.name}.log")
 
 
@@ -75,25 +84,23 @@ def test_each_build_context_is_the_template_with_the_function_and_shared_code(bu
 
 
 def test_fetch_batch_behind_the_watchdog_stores_a_batch(build, stack, tmp_path):
-    bucket = f"wd-fetch-{uuid.uuid4().hex[:8]}"
     data_api_port = free_port()
     with stand_in(tmp_path / "data-api", data_api_port, rows=58101) as data_api_url:
-        function = deployed(stack, "fetch-batch", DATA_API_URL=data_api_url, BATCH_BUCKET=bucket)
+        function = deployed(stack, "fetch-batch", DATA_API_URL=data_api_url)
         with run(build, stack, function, tmp_path, [stack.config.ports["minio"], data_api_port]) as url:
             response = requests.post(url, timeout=60)
             assert_served_by_the_watchdog(url, response)
     assert response.status_code == 200, (response.text, log_of(tmp_path, "fetch-batch"))
     body = response.json()
-    settings = load_settings({**stack.config.service_env(), "BATCH_BUCKET": bucket})
+    settings = load_settings(stack.config.service_env())
     assert (body["reason"], body["batch_number"], body["rows"]) == ("stored", 1, 581)
     assert body["key"] == batch_key(settings, settings.group_number, 1)
-    stored = [obj.object_name for obj in minio_client(settings).list_objects(bucket, recursive=True)]
-    assert stored == [body["key"]]
+    stored = [obj.object_name for obj in minio_client(settings).list_objects(settings.batch_bucket, recursive=True)]
+    assert stored == [body["key"], quality_key(settings.group_number, 1)]  # the batch and its quality report
 
 
 def test_train_model_behind_the_watchdog_waits_for_ten_batches(build, stack, tmp_path):
-    suffix = uuid.uuid4().hex[:8]
-    env = {"BATCH_BUCKET": f"wd-train-{suffix}", "EXPERIMENT_NAME": f"wd-train-{suffix}", "MODEL_NAME": f"wd-train-{suffix}"}
+    env = {"GROUP_NUMBER": "7"}  # not fetch-batch's group 6
     settings = load_settings({**stack.config.service_env(), **env})
     store_batches(settings, [1, 2, 3])
     function = deployed(stack, "train-model", **env)
