@@ -160,6 +160,7 @@ def test_empty_state_to_a_serving_champion(e2e, tmp_path):
     assert_batches_intact(settings, list(range(1, BATCHES + 1)))
     records = [dict(zip(FEATURES, row, strict=False)) for row in load_batch(settings, settings.group_number, 3)["rows"][:20]]
     cli = FaasCli(e2e.config.url("gateway"), tmp_path / "openfaas")
+    cli.login(e2e.config.secret("basic-auth-user"), e2e.config.secret("basic-auth-password"))  # as the README says
     answers = assert_gateway_answers_as_the_champion(cli, settings, records, found["champion"])
     total = time.monotonic() - e2e.started_at
     summary("none (demo cycle)", f"stack up {up:.0f} s, 10 batches at {collected:.0f} s, champion v{found['champion']} "
