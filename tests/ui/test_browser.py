@@ -38,10 +38,12 @@ CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 
 @pytest.fixture(scope="module")
 def pipeline_settings(stack, gateway) -> Settings:
-    """Ten stored batches and one real training (train-model's code) in a bucket and experiment of
-    this module's own. The model is the stack's MODEL_NAME: the one predict serves behind the gateway."""
+    """Ten stored batches and one real training (train-model's code) for a group and experiment of
+    this module's own. The model is the stack's MODEL_NAME: the one predict serves behind the gateway.
+    The batches go in the stack's own bucket: the UI runs as the web-ui role, whose MinIO policy
+    covers that bucket only (the stack's train-model ignores another group's events)."""
     suffix = uuid.uuid4().hex[:6]
-    settings = dataclasses.replace(stack.settings(), batch_bucket=f"ui-browser-{suffix}",
+    settings = dataclasses.replace(stack.settings(), group_number=1000 + int(suffix, 16) % 9000,
                                    experiment_name=f"ui-browser-{suffix}")
     store_batches(settings, range(1, settings.batch_threshold + 1))
     result = handle_call(settings, parse_call(b'{"force": true}'))
@@ -56,7 +58,7 @@ def ui_server(stack, pipeline_settings, tmp_path_factory):
     # NiceGUI changes how it runs when it sees pytest's variables: the UI must run as in production
     outside = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
     env = {**outside, **stack.config.service_env(), "UI_PORT": str(port),
-           "BATCH_BUCKET": pipeline_settings.batch_bucket, "EXPERIMENT_NAME": pipeline_settings.experiment_name,
+           "GROUP_NUMBER": str(pipeline_settings.group_number), "EXPERIMENT_NAME": pipeline_settings.experiment_name,
            "MODEL_NAME": pipeline_settings.model_name}
     log_path = tmp_path_factory.mktemp("ui") / "ui.log"
     log = log_path.open("w")
