@@ -10,7 +10,7 @@ from nicegui import ui
 
 from ui.backend import BackendApi
 from ui.charts import time_series_options
-from ui.widgets import banner, fmt_time, load, section
+from ui.widgets import banner, fmt_time, live, load, section
 
 REFRESH_SECONDS = 5.0
 LOG_LINES = 20
@@ -33,25 +33,7 @@ async def collect(backend: BackendApi) -> dict:
 async def operations_page(backend: BackendApi, refresh_seconds: float = REFRESH_SECONDS) -> None:
     ui.label("Operations").classes("text-2xl")
     body = ui.column().classes("w-full gap-4")
-    busy = False
-
-    async def refresh() -> None:
-        nonlocal busy
-        if busy:
-            return
-        busy = True
-        try:
-            snapshot = await collect(backend)
-            if body.is_deleted:
-                return
-            body.clear()
-            with body:
-                render(snapshot)
-        finally:
-            busy = False
-
-    await refresh()
-    ui.timer(refresh_seconds, refresh)
+    await live(body, lambda: collect(backend), render, refresh_seconds)
 
 
 def render(snapshot: dict) -> None:

@@ -9,7 +9,7 @@ from nicegui import ui
 
 from ui.backend import BackendApi
 from ui.charts import class_shares_options, drift_heatmap_options
-from ui.widgets import banner, fmt_score, fmt_time, load, section
+from ui.widgets import banner, fmt_score, fmt_time, live, load, section
 
 REFRESH_SECONDS = 10.0
 STATE_COLORS = {"waiting": "grey", "running": "blue", "done": "positive", "failed": "negative"}
@@ -29,25 +29,7 @@ async def collect(backend: BackendApi) -> dict:
 async def pipeline_page(backend: BackendApi, refresh_seconds: float = REFRESH_SECONDS) -> None:
     ui.label("Pipeline").classes("text-2xl")
     body = ui.column().classes("w-full gap-4")
-    busy = False
-
-    async def refresh() -> None:
-        nonlocal busy
-        if busy:
-            return
-        busy = True
-        try:
-            snapshot = await collect(backend)
-            if body.is_deleted:  # the visitor left while the backend answered
-                return
-            body.clear()
-            with body:
-                render(snapshot, backend.batch_threshold)
-        finally:
-            busy = False
-
-    await refresh()
-    ui.timer(refresh_seconds, refresh)
+    await live(body, lambda: collect(backend), lambda snapshot: render(snapshot, backend.batch_threshold), refresh_seconds)
 
 
 def render(snapshot: dict, threshold: int) -> None:
