@@ -11,10 +11,15 @@ from infra.config import PORTS, ROOT
 from tests.conftest import PIPELINE_VARS, free_port
 
 
+# set when the suite runs under `make test`: a nested make would print "Entering directory"
+MAKE_RECURSION = {"MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"}
+
+
 def user_env(state_dir: Path, demo_state_dir: Path, **extra: str) -> dict[str, str]:
     """A shell as a user has it, except that both kinds of stack keep their state under the test's temp dirs."""
     env = {key: value for key, value in os.environ.items()
-           if key not in PIPELINE_VARS and not key.startswith("PYTEST")}  # NiceGUI's test mode must stay off
+           if key not in PIPELINE_VARS and key not in MAKE_RECURSION
+           and not key.startswith("PYTEST")}  # NiceGUI's test mode must stay off
     return {**env, "STATE_DIR": str(state_dir), "DEMO_STATE_DIR": str(demo_state_dir), **extra}
 
 
