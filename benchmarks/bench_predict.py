@@ -161,12 +161,9 @@ def poster(session: requests.Session, url: str, body: bytes):
 
 
 def replica_figures(stack, url: str) -> str:
-    """HOOK (#16, scaling): predict at 1 and 2 replicas under c=32 through the gateway.
-
-    Uses the OpenFaaS scale API (`POST /system/scale-function/predict`), which the gateway
-    gets from the gateway-api work (replicas as supervisord programs). Until a gateway
-    with it is on main, this says so instead of measuring.
-    """
+    """Predict at 1 and 2 replicas under c=32 through the gateway, scaled with the OpenFaaS
+    scale API (`POST /system/scale-function/predict`; each replica a supervisord program).
+    A gateway without that API is said to be so, not measured."""
     auth = (stack.config.secret("basic-auth-user"), stack.config.secret("basic-auth-password"))
     system = stack.config.url("gateway") + "/system"
 
