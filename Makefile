@@ -1,5 +1,5 @@
 # Thin wrappers: the work is in infra/ and tests/. See README.md.
-.PHONY: setup up down status check test bench demo demo-down clean-state reset-group
+.PHONY: setup up down status check env test bench demo demo-down clean-state reset-group
 
 PY := .venv/bin/python
 
@@ -9,14 +9,19 @@ setup:
 up: setup
 	@$(PY) -m infra.stack up
 
+# down, status, check, env: make up's stack or the demo's, whichever runs (infra/status.py)
 down:
-	@if [ -x $(PY) ]; then $(PY) -m infra.stack down; fi
+	@if [ -x $(PY) ]; then $(PY) -m infra.status down; fi
 
 status:
-	@$(PY) -m infra.stack status
+	@$(PY) -m infra.status status
 
 check:
-	@$(PY) -m infra.stack check
+	@$(PY) -m infra.status check
+
+# shell exports for the README's examples: eval "$$(make -s env)"
+env:
+	@$(PY) -m infra.status env
 
 test: setup
 	@bash infra/setup.sh --tests
@@ -27,7 +32,7 @@ demo: setup
 	@$(PY) -m infra.demo
 
 demo-down:
-	@STATE_DIR=$(CURDIR)/.state-demo $(PY) -m infra.stack down
+	@$(PY) -m infra.status down demo
 
 bench: setup
 	@$(PY) -m pytest -m bench -s -p no:cacheprovider benchmarks
@@ -37,4 +42,4 @@ reset-group:
 	@$(PY) -m infra.data_api.reset $(if $(GROUP),--group $(GROUP))
 
 clean-state: down
-	rm -rf .state
+	rm -rf $(or $(STATE_DIR),.state)

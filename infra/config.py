@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.errors import ConfigError
+from shared.settings import MINIO_USERS, MLFLOW_USERS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,6 +29,8 @@ PORTS: dict[str, tuple[str, int]] = {
     "functions": ("FUNCTIONS_PORT_BASE", 8100),  # one port per function of stack.yml, from this one up
     "data-api": ("DATA_API_PORT", 8090),
     "ui": ("UI_PORT", 8503),
+    "prometheus": ("PROMETHEUS_PORT", 9090),
+    "nats": ("NATS_PORT", 4222),  # NATS JetStream, the gateway's async queue (no monitoring port)
 }
 
 # secret name -> its value when neither the file nor the environment gives one:
@@ -39,6 +42,11 @@ SECRET_DEFAULTS: dict[str, Callable[[], str]] = {
     "basic-auth-user": lambda: "admin",
     "basic-auth-password": lambda: secrets.token_urlsafe(24),
     "minio-webhook-token": lambda: secrets.token_urlsafe(24),
+    # one MinIO and one MLflow user per role (shared/settings.py); the MLflow server's session key
+    **{name: lambda: secrets.token_urlsafe(24) for name in (*MINIO_USERS.values(), *MLFLOW_USERS.values())},
+    "mlflow-flask-secret-key": lambda: secrets.token_urlsafe(32),
+    "nats-password": lambda: secrets.token_urlsafe(24),
+    "nats-store-key": lambda: secrets.token_urlsafe(32),  # JetStream's encryption at rest: lost key, lost queue
 }
 
 

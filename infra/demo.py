@@ -3,9 +3,11 @@
 The system is the one `make up` runs, with a compressed cadence: the cron fires
 fetch-batch every DEMO_SCHEDULE (default 5 s) and the Data API stand-in advances its
 batch every DEMO_BATCH_PERIOD seconds (default 8) instead of every 5 minutes. The
-demo keeps its state in its own directory (default `.state-demo`), emptied at start, so
-it never touches the state of `make up`. It prints progress until the champion answers a
-prediction through the gateway, then leaves the system running.
+demo keeps its state in its own directory (DEMO_STATE_DIR, default `.state-demo`),
+emptied at start, so it never touches the state of `make up`; it refuses to start while
+`make up`'s stack runs (same ports). It prints progress until the champion answers a
+prediction through the gateway, then leaves the system running; if it fails, it stops
+everything it started.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from collections.abc import Callable
 
 import requests
 
-from infra.config import ROOT, load_stack_config
-from infra.stack import Stack
+from infra import running
+from infra.config import load_stack_config
+from infra.stack import NAME_WIDTH, Stack
 from shared.batches import list_batches
 from shared.champion import NoChampion, Registry
 from shared.errors import PipelineError
@@ -38,7 +41,7 @@ def demo_environment(env: dict[str, str]) -> dict[str, str]:
     return {
         "FETCH_SCHEDULE": env.get("DEMO_SCHEDULE", "@every 5s"),
         "DATA_API_BATCH_PERIOD": env.get("DEMO_BATCH_PERIOD", "8"),
-        "STATE_DIR": env.get("STATE_DIR", str(ROOT / ".state-demo")),
+        "STATE_DIR": str(running.state_dirs(env)["demo"]),
     }
 
 
@@ -68,10 +71,12 @@ def watch(stack: Stack, deadline: float, say: Callable[[str], None]) -> dict:
             version = champion_version(settings) if stored >= settings.batch_threshold else None
         except PipelineError as exc:
             stored, version = -1, None
-            line = f"waiting for a service: {exc.message}"
+            line = f"{'waiting':<{NAME_WIDTH}}{exc.message}"
         else:
             stage = "collecting" if stored < settings.batch_threshold else "training"
-            line = f"batches {stored}/{settings.batch_threshold}   {stage}" if not version else f"champion: version {version}"
+            progress = f"{stored}/{settings.batch_threshold}"
+            line = f"{'batches':<{NAME_WIDTH}}{progress:<6}{stage}" if not version else \
+                f"{'champion':<{NAME_WIDTH}}v{version}"
         if line != last:
             say(line)
             last = line
@@ -84,6 +89,11 @@ def watch(stack: Stack, deadline: float, say: Callable[[str], None]) -> dict:
 
 
 def main() -> int:
+    try:
+        running.refuse_beside("demo")
+    except PipelineError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
     os.environ.update(demo_environment(dict(os.environ)))
     config = load_stack_config()
     started = time.monotonic()
@@ -95,21 +105,26 @@ def main() -> int:
     stack.down()
     if config.state_dir.exists():
         shutil.rmtree(config.state_dir)
-    say(f"empty state in {config.state_dir}; cron {os.environ['FETCH_SCHEDULE']}, "
+    say(f"empty state in {running.shown(config.state_dir)}; cron {os.environ['FETCH_SCHEDULE']}, "
         f"batch period {os.environ['DATA_API_BATCH_PERIOD']} s")
+    config.state_dir.mkdir(parents=True)
+    running.record(stack, "demo")  # from now on `make status` and `make down` find the demo
     try:
         stack.up(progress=say)
         answer = watch(stack, time.monotonic() + float(os.environ.get("DEMO_TIMEOUT", "600")), say)
-    except (PipelineError, TimeoutError) as exc:
-        print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
+    except (PipelineError, TimeoutError, KeyboardInterrupt) as exc:
+        stack.down()  # a failed demo leaves nothing running
+        reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else getattr(exc, "message", exc)
+        print(f"error: {reason}; the demo's stack is stopped (logs: {config.logs_dir})", file=sys.stderr)
         return 1
     prediction, model = answer["predictions"][0], answer["model"]
     say(f"predict answered {prediction['label']!r} (cover type {prediction['cover_type']}) "
         f"with {model['family']} version {model['version']}")
     say(f"from an empty state to a serving champion in {time.monotonic() - started:.0f} s")
     print(f"\n  UI       {config.url('ui')}\n  gateway  {config.url('gateway')}/function/predict\n"
-          f"  MLflow   {config.url('mlflow')}\n  MinIO    {config.url('minio-console')}\n"
-          f"The demo keeps running; stop it with `make demo-down`.")
+          f"  MLflow   {config.url('mlflow')}\n  MinIO    {config.url('minio-console')} (login: make -s env)\n"
+          "The demo keeps running: `make status` and the README's examples talk to it; stop it with "
+          "`make demo-down` (or `make down`).")
     return 0
 
 

@@ -8,13 +8,18 @@ commands here keeps credentials out of supervisord's configuration and `ps`.
 
 from __future__ import annotations
 
+import configparser
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from infra.config import StackConfig, load_stack_config
+from infra.schedule import rebuild_interval
 from shared.errors import ConfigError
 
 Command = tuple[list[str], dict[str, str]]
@@ -88,27 +93,117 @@ def webhook_target_env(config: StackConfig) -> dict[str, str]:
 
 
 def mlflow(config: StackConfig) -> Command:
-    from shared.settings import load_settings
+    """The tracking server behind MLflow's basic-auth app, serving artifacts itself (as MinIO user `mlflow`)."""
+    from shared.settings import MINIO_USERS, load_settings
 
     settings = load_settings({**os.environ, **config.service_env()})
     password = config.secret("mysql-password")
     argv = [
-        _binary(config, str(config.python.parent / "mlflow")), "server",
+        _binary(config, str(config.python.parent / "mlflow")), "server", "--app-name", "basic-auth",
         "--host", config.host, "--port", str(config.ports["mlflow"]),
-        "--artifacts-destination", f"s3://{settings.artifact_bucket}",
+        "--serve-artifacts", "--artifacts-destination", f"s3://{settings.artifact_bucket}",
         "--workers", "2",
+        # uvicorn kills a worker that does not answer its ping within 5 s: on a busy machine the
+        # basic-auth app's workers took longer to start and were killed over and over
+        "--uvicorn-opts", "--timeout-worker-healthcheck 60",
     ]
     env = {
         "MLFLOW_BACKEND_STORE_URI": (
             f"mysql+pymysql://{settings.mysql_user}:{password}@{config.host}:{config.ports['mysql']}"
             f"/{settings.mysql_database}"
         ),
+        "MLFLOW_AUTH_CONFIG_PATH": str(write_auth_config(config)),
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": config.secret("mlflow-flask-secret-key"),
         "MLFLOW_S3_ENDPOINT_URL": f"http://{settings.minio_endpoint}",
-        "AWS_ACCESS_KEY_ID": config.secret("minio-access-key"),
-        "AWS_SECRET_ACCESS_KEY": config.secret("minio-secret-key"),
+        "AWS_ACCESS_KEY_ID": "mlflow",
+        "AWS_SECRET_ACCESS_KEY": config.secret(MINIO_USERS["mlflow"]),
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     return argv, env
+
+
+def prometheus(config: StackConfig) -> Command:
+    """Prometheus scraping the gateway's /metrics, its configuration and data in the state directory."""
+    directory = config.state_dir / "prometheus"
+    (directory / "data").mkdir(parents=True, exist_ok=True)
+    conf = directory / "prometheus.yml"
+    conf.write_text(prometheus_config(config, os.environ.get("PROMETHEUS_SCRAPE_INTERVAL", "5s")))
+    argv = [
+        _binary(config, "prometheus", "/usr/bin/prometheus"), f"--config.file={conf}",
+        f"--storage.tsdb.path={directory / 'data'}", "--storage.tsdb.retention.time=15d",
+        f"--web.listen-address={config.host}:{config.ports['prometheus']}",
+    ]
+    return argv, {}
+
+
+def prometheus_config(config: StackConfig, interval: str) -> str:
+    import yaml
+
+    gateway = f"{config.host}:{config.ports['gateway']}"
+    return yaml.safe_dump({
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "scrape_configs": [{"job_name": "gateway", "metrics_path": "/metrics", "static_configs": [{"targets": [gateway]}]}],
+    }, sort_keys=False)
+
+
+def write_auth_config(config: StackConfig) -> Path:
+    """MLflow's auth settings (they hold the admin's password: owner-only). Every authenticated user
+    may read; the admin is the stack's admin (the gateway's basic auth); the role users come at
+    bootstrap. The user store is SQLite beside it: MLflow's own migration cannot create its tables
+    in MySQL/MariaDB (two foreign keys both named fk_user_id, mlflow/mlflow#9642)."""
+    folder = config.state_dir / "mlflow"
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    parser = configparser.ConfigParser()
+    values = {
+        "default_permission": "READ",
+        "database_uri": f"sqlite:///{folder / 'users.db'}",
+        "admin_username": config.secret("basic-auth-user"),
+        "admin_password": config.secret("basic-auth-password"),
+        "authorization_function": "mlflow.server.auth:authenticate_request_basic_auth",
+        # checking a password costs a slow hash on every request (the first took 26 s on a busy
+        # 2-core machine); a checked one is remembered per worker for a minute
+        "auth_cache_ttl_seconds": "60",
+    }
+    parser["mlflow"] = {key: value.replace("%", "%%") for key, value in values.items()}  # no interpolation
+    path = folder / "basic_auth.ini"
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    with path.open("w") as out:
+        parser.write(out)
+    return path
+def nats(config: StackConfig) -> Command:
+    """nats-server with JetStream, its store encrypted at rest and readable by its owner only.
+
+    The configuration names the password and the store key as environment variables, so
+    neither is written in it nor shown by `ps`."""
+    from infra.gateway.natsq import USER
+    from shared.settings import env_number
+
+    store = config.state_dir / "nats"
+    store.mkdir(mode=0o700, parents=True, exist_ok=True)
+    store.chmod(0o700)
+    os.umask(0o077)  # inherited by nats-server: every file it writes is 600, every folder 700
+    max_payload = env_number(os.environ, "NATS_MAX_PAYLOAD", str(8 * 1024 * 1024), int, 1024)
+    sync = os.environ.get("NATS_SYNC_INTERVAL", "always")
+    if sync != "always" and not re.fullmatch(r"[0-9]+(ms|s|m)", sync):
+        raise ConfigError(f"NATS_SYNC_INTERVAL={sync!r} is invalid: use always, or a duration such as 500ms, 10s, 2m")
+    conf = store / "nats-server.conf"
+    listen = f"{config.host}:{config.ports['nats']}"
+    conf.write_text("\n".join([
+        f"listen: {json.dumps(listen)}",
+        f"max_payload: {max_payload}",
+        f"authorization {{ user: {USER}, password: $NATS_PASSWORD }}",
+        "jetstream {",
+        f"  store_dir: {json.dumps(str(store))}",
+        f"  sync_interval: {sync}",
+        "  cipher: chachapoly",
+        "  key: $NATS_STORE_KEY",
+        "}",
+        "",
+    ]))
+    env = {"NATS_PASSWORD": config.secret("nats-password"), "NATS_STORE_KEY": config.secret("nats-store-key")}
+    return [_binary(config, "nats-server"), "-c", str(conf)], env
 
 
 def gateway(config: StackConfig) -> Command:
@@ -116,14 +211,20 @@ def gateway(config: StackConfig) -> Command:
 
 
 def ui(config: StackConfig) -> Command:
-    return [str(config.python), "-m", "ui.app"], {}
+    return [str(config.python), "-m", "ui.app"], {"SERVICE_ROLE": "web-ui"}  # its own MinIO and MLflow users
 
 
 def cron(config: StackConfig) -> Command:
-    crontab = config.state_dir / "cron" / "crontab"
-    env = {**os.environ, **config.service_env()}
-    subprocess.run([str(config.python), "-m", "infra.cron", "crontab", str(crontab)], check=True, env=env, stdout=sys.stderr)
-    return [_binary(config, "supercronic"), "-passthrough-logs", str(crontab)], {}
+    """OpenFaaS's cron-connector: it lists the gateway's functions every `rebuild_interval`
+    and calls each `topic: cron-function` one on its `schedule` annotation, with basic auth
+    from the stack's secret files (basic-auth-user, basic-auth-password)."""
+    env = {
+        "gateway_url": config.url("gateway"),
+        "basic_auth": "true",
+        "secret_mount_path": str(config.secrets_dir),
+        "rebuild_interval": rebuild_interval(os.environ),
+    }
+    return [_binary(config, "cron-connector")], env
 
 
 def data_api(config: StackConfig) -> Command:
@@ -134,7 +235,9 @@ SERVICES: dict[str, Callable[[StackConfig], Command]] = {
     "mysql": mysql,
     "minio": minio,
     "mlflow": mlflow,
+    "nats": nats,
     "gateway": gateway,
+    "prometheus": prometheus,
     "ui": ui,
     "data-api": data_api,
     "cron": cron,
@@ -143,13 +246,13 @@ SERVICES: dict[str, Callable[[StackConfig], Command]] = {
 
 def main(argv: list[str]) -> None:
     config = load_stack_config()
-    if len(argv) == 2 and argv[0] == "function":  # one function of stack.yml (see infra/gateway/runtime.py)
+    if len(argv) == 3 and argv[0] == "function":  # one replica of a function (see infra/gateway/runtime.py)
         from infra.gateway.runtime import function_command
 
-        command, extra_env = function_command(config, argv[1])
+        command, extra_env = function_command(config, argv[1], int(argv[2]))
         os.execvpe(command[0], command, {**os.environ, **config.service_env(), **extra_env})
     if len(argv) != 1 or argv[0] not in SERVICES:
-        sys.exit(f"usage: python -m infra.launch {{{','.join(SERVICES)}}} | function NAME")
+        sys.exit(f"usage: python -m infra.launch {{{','.join(SERVICES)}}} | function NAME REPLICA")
     command, extra_env = SERVICES[argv[0]](config)
     os.execvpe(command[0], command, {**os.environ, **config.service_env(), **extra_env})
 

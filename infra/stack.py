@@ -1,43 +1,50 @@
-"""Run the local stack under supervisord: `python -m infra.stack up|down|status|check`.
+"""Run the local stack under supervisord: `python -m infra.stack up|down` (status, check: infra/status.py).
 
 `up` writes supervisord's configuration into the state directory, starts supervisord,
 then starts the services in order, waits until each answers its health check, and
-creates the database, user and buckets (all idempotent). `down` stops exactly that
+creates the database, buckets and every role's MinIO and MLflow user (all idempotent). `down` stops exactly that
 supervisord and its children. Tests use the same `Stack` with a temporary state
 directory and free ports.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pymysql
 from minio.notificationconfig import NotificationConfig, PrefixFilterRule, QueueConfig
 
+from infra import minio_access
 from infra.config import ROOT, StackConfig, ensure_secrets, load_stack_config
 from infra.gateway import runtime
 from infra.launch import MINIO_WEBHOOK_ID
+from infra.schedule import check_schedules, rebuild_interval
 from shared.errors import ConfigError, PipelineError, ServiceUnavailable
 from shared.health import CHECKS, minio_client
-from shared.settings import Settings, load_settings
+from shared.settings import MLFLOW_USERS, Settings, load_settings
 
 # start order; each entry: service, ports it binds, seconds to wait for health
 SERVICES: list[tuple[str, tuple[str, ...], float]] = [
     ("mysql", ("mysql",), 60),
     ("minio", ("minio", "minio-console"), 60),
-    ("mlflow", ("mlflow",), 180),
+    ("mlflow", ("mlflow",), 600),  # the basic-auth app took 6 min to start on a 2-core machine at load 40
     ("data-api", ("data-api",), 60),  # the course Data API's stand-in (infra/data_api)
-    ("functions", (), 60),  # one supervisord program per function of stack.yml (infra/gateway/runtime.py)
+    ("nats", ("nats",), 30),  # NATS JetStream, the gateway's async queue
+    ("functions", (), 60),  # one supervisord program per replica of each function (infra/gateway/runtime.py)
     ("gateway", ("gateway",), 30),
-    ("cron", (), 15),  # supercronic firing stack.yml's cron-functions through the gateway (infra/cron.py)
+    ("cron", (), 15),  # OpenFaaS's cron-connector, calling stack.yml's cron-functions through the gateway
+    ("prometheus", ("prometheus",), 60),  # scrapes the gateway's /metrics (infra/launch.py writes its config)
     ("ui", ("ui",), 30),
 ]
+NAME_WIDTH = max(len(name) for name, _, _ in SERVICES) + 2  # the first column of progress and status lines
 
 
 class Stack:
@@ -96,6 +103,7 @@ class Stack:
     # --- up / down -----------------------------------------------------------------------
     def up(self, services: Iterable[str] | None = None, progress: Callable[[str], None] = print) -> None:
         wanted = list(services) if services is not None else [name for name, _, _ in SERVICES]
+        self.preflight(wanted)
         self.config.state_dir.mkdir(parents=True, exist_ok=True)
         ensure_secrets(self.config)
         if not self.supervisor_running():
@@ -113,7 +121,13 @@ class Stack:
                 self.ctl("start", *members)
             self.wait_healthy(name, timeout)
             BOOTSTRAP.get(name, lambda stack: None)(self)
-            progress(f"{name:<8} up    {self.address(name)}")
+            progress(f"{name:<{NAME_WIDTH}}up    {self.address(name)}")
+
+    def preflight(self, wanted: Iterable[str]) -> None:
+        """Settings that would make a service fail quietly refuse the start before anything is written."""
+        if "cron" in wanted:
+            rebuild_interval(os.environ)
+            check_schedules(runtime.read_stack(self.config))
 
     def down(self) -> None:
         """Stop supervisord and its children, and wait until supervisord has exited."""
@@ -133,9 +147,9 @@ class Stack:
         self.wait_healthy(name, timeout)
 
     def programs(self, name: str) -> list[str]:
-        """The supervisord programs of a service: itself, or one per function for `functions`."""
+        """The supervisord programs of a service: itself, or each function's wanted replicas for `functions`."""
         if name == "functions":
-            return [program for program, _ in runtime.function_programs(self.config)]
+            return runtime.wanted_programs(self.config)
         return [name]
 
     def state_of(self, name: str) -> str:
@@ -148,11 +162,13 @@ class Stack:
             ports = runtime.function_ports(runtime.read_stack(self.config), self.config.ports["functions"])
             return ", ".join(f"{fn} :{port}" for fn, port in ports.items())
         if name == "cron":
-            return f"crontab {self.config.state_dir / 'cron' / 'crontab'}"
+            return f"cron-connector -> {self.config.url('gateway')}"
         if name == "mysql":
             return f"{self.config.host}:{self.config.ports['mysql']} (socket {self.config.mysql_socket})"
         if name == "minio":
             return f"{self.config.url('minio')} (console {self.config.url('minio-console')})"
+        if name == "nats":
+            return f"nats://{self.config.host}:{self.config.ports['nats']} (store {self.config.state_dir / 'nats'})"
         return self.config.url(name)
 
     # --- health --------------------------------------------------------------------------
@@ -198,9 +214,18 @@ def probe_mysql_socket(stack: Stack) -> None:
         raise ServiceUnavailable(f"MySQL socket not ready ({exc.args[0]})") from None
 
 
+def probe_nats(stack: Stack) -> None:
+    import asyncio
+
+    from infra.gateway import natsq
+
+    url = f"nats://{stack.config.host}:{stack.config.ports['nats']}"
+    asyncio.run(natsq.check(url, stack.config.secret("nats-password")))
+
+
 def probe_cron(stack: Stack) -> None:
     if stack.state_of("cron") != "RUNNING":
-        raise ServiceUnavailable("supercronic is not running")
+        raise ServiceUnavailable("cron-connector is not running")
 
 
 PROBES: dict[str, Callable[[Stack], None]] = {
@@ -208,9 +233,11 @@ PROBES: dict[str, Callable[[Stack], None]] = {
     "minio": lambda stack: CHECKS["minio"](stack.settings()),
     "mlflow": lambda stack: CHECKS["mlflow"](stack.settings()),
     "data-api": lambda stack: probe_http("Data API stand-in", stack.config.url("data-api") + "/"),
+    "nats": probe_nats,
     "functions": lambda stack: runtime.probe_functions(stack.config),
     "gateway": lambda stack: probe_http("gateway", stack.config.url("gateway") + "/healthz"),
     "cron": probe_cron,
+    "prometheus": lambda stack: probe_http("Prometheus", stack.config.url("prometheus") + "/-/ready"),
     "ui": lambda stack: probe_http("UI", stack.config.url("ui") + "/"),
 }
 
@@ -264,6 +291,58 @@ def bootstrap_minio(stack: Stack) -> None:
             client.make_bucket(bucket)
     # new batch objects notify train-model (replaces the bucket's notification set: ours alone)
     client.set_bucket_notification(settings.batch_bucket, batch_notification(settings))
+    minio_access.apply(settings, stack.config.secret)
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """`values` in os.environ for the block (MLflow's clients read their credentials there)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def bootstrap_mlflow(stack: Stack) -> None:
+    """MLflow's users per role, with the stack admin's credentials (idempotent). Every user reads
+    (`default_permission`); train-model also writes runs in the experiment and versions and aliases
+    of the model; the UI moves the alias only with the admin credentials its user types in."""
+    settings = stack.settings()
+    user, password = settings.mlflow_credentials
+    admin_env = {"MLFLOW_TRACKING_USERNAME": user, "MLFLOW_TRACKING_PASSWORD": password,
+                 "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+    with environment(admin_env), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="starlette.middleware.wsgi is deprecated")  # from MLflow's server
+        from mlflow import MlflowClient
+        from mlflow.exceptions import RestException
+        from mlflow.server.auth.client import AuthServiceClient
+
+        users = AuthServiceClient(settings.mlflow_tracking_uri)
+        for role, secret in MLFLOW_USERS.items():
+            if not _created(lambda: users.create_user(role, stack.config.secret(secret)), RestException):
+                users.update_user_password(role, stack.config.secret(secret))
+        tracking = MlflowClient(settings.mlflow_tracking_uri)
+        experiment = tracking.get_experiment_by_name(settings.experiment_name)
+        experiment_id = experiment.experiment_id if experiment else tracking.create_experiment(settings.experiment_name)
+        for kind, resource in (("experiment", experiment_id), ("registered_model", settings.model_name)):
+            _created(lambda: users.grant_user_permission("train-model", kind, resource, "EDIT"), RestException)
+
+
+def _created(create: Callable[[], object], rest_exception: type) -> bool:
+    """Runs `create`; False when MLflow says it exists already (a second `make up`)."""
+    try:
+        create()
+    except rest_exception as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        return False
+    return True
 
 
 def batch_notification(settings: Settings) -> NotificationConfig:
@@ -273,47 +352,39 @@ def batch_notification(settings: Settings) -> NotificationConfig:
     )])
 
 
-BOOTSTRAP: dict[str, Callable[[Stack], None]] = {"mysql": bootstrap_mysql, "minio": bootstrap_minio}
+BOOTSTRAP: dict[str, Callable[[Stack], None]] = {
+    "mysql": bootstrap_mysql, "minio": bootstrap_minio, "mlflow": bootstrap_mlflow,
+}
 
 
-def status(stack: Stack) -> int:
-    states = stack.states()
-    if not states:
-        print(f"stack is down (state directory {stack.config.state_dir})")
-        return 3
-    for name, _, _ in SERVICES:
-        print(f"{name:<8} {stack.state_of(name):<9} {stack.address(name)}")
+def up(stack: Stack, services: list[str]) -> int:
+    """`make up`: the whole stack (never beside a running demo), recorded, then what happens next."""
+    from infra import running, status  # both build on this module
+
+    if not services:
+        running.refuse_beside("up")
+    stack.preflight(services or [name for name, _, _ in SERVICES])
+    stack.config.state_dir.mkdir(parents=True, exist_ok=True)
+    running.record(stack, "up")
+    stack.up(services or None)
+    print(f"secrets: {stack.config.secrets_dir}   logs: {stack.config.logs_dir}")
+    if not services:
+        print("\n".join(status.next_steps(running.as_running("up", stack))))
     return 0
 
 
-def check(stack: Stack) -> int:
-    failures = 0
-    for name, check_service in CHECKS.items():
-        try:
-            check_service(stack.settings())
-            print(f"{name:<8} ok")
-        except PipelineError as exc:
-            print(f"{name:<8} {exc.message}")
-            failures += 1
-    return 1 if failures else 0
-
-
 def main(argv: list[str]) -> int:
-    commands = {"up", "down", "status", "check"}
+    commands = {"up", "down"}  # status, check: infra/status.py
     if len(argv) < 1 or argv[0] not in commands:
         print(f"usage: python -m infra.stack {{{'|'.join(sorted(commands))}}} [service...]", file=sys.stderr)
         return 2
     try:
         stack = Stack(load_stack_config())
         if argv[0] == "up":
-            stack.up(argv[1:] or None)
-            print(f"secrets: {stack.config.secrets_dir}   logs: {stack.config.logs_dir}")
-            return 0
-        if argv[0] == "down":
-            stack.down()
-            print("stack stopped")
-            return 0
-        return status(stack) if argv[0] == "status" else check(stack)
+            return up(stack, argv[1:])
+        stack.down()
+        print("stack stopped")
+        return 0
     except PipelineError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2

@@ -1,9 +1,10 @@
 """The champion model, resolved through MLflow's REST API once per process and kept fresh.
 
 Importing mlflow takes seconds, so serving does without it: the alias is resolved with
-one REST call, the pickled pipeline (`model.pkl`, logged with
-`serialization_format="pickle"`) is fetched through MLflow's artifact proxy (or from
-MinIO when the registry hands out an `s3://` location) and unpickled with scikit-learn.
+one REST call (as predict's own MLflow user, which may only read), the skops file
+(`model.skops`) is fetched through MLflow's artifact proxy and loaded by
+`shared.model_file` only if it matches the checksum train-model recorded and holds only
+trusted types. A refused version is never served: the previous champion keeps serving.
 
 `ChampionHolder.current()` answers from memory. A daemon thread polls the alias every
 `MODEL_POLL_SECONDS`; a new version is loaded beside the old one and swapped in with one
@@ -14,7 +15,6 @@ When MLflow or MinIO fails, the cached model keeps serving and the status says d
 from __future__ import annotations
 
 import logging
-import pickle
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 import requests
 
 from shared.errors import ServiceUnavailable, UpstreamError
+from shared.model_file import CHECKSUM_TAG, MODEL_FILE, load_model
 from shared.schema import cover_type_name
 from shared.settings import Settings
 
@@ -89,7 +90,8 @@ class Registry:
 
     def _get(self, route: str, params: dict | None = None) -> requests.Response:
         try:
-            return self.http.get(f"{self.base}{route}", params=params, timeout=self.settings.http_timeout)
+            return self.http.get(f"{self.base}{route}", params=params, auth=self.settings.mlflow_credentials,
+                                 timeout=self.settings.http_timeout)
         except requests.RequestException as exc:
             raise ServiceUnavailable(
                 f"MLflow at {self.base} is not reachable ({type(exc).__name__})"
@@ -97,21 +99,24 @@ class Registry:
 
     def resolve(self, name: str, alias: str) -> VersionInfo:
         response = self._get("/api/2.0/mlflow/registered-models/alias", {"name": name, "alias": alias})
+        if response.status_code == 403:  # MLflow's auth answers 403 for a model that does not exist yet
+            raise NoChampion(f"no champion yet: {name!r} is not registered, or predict's MLflow user may not read it")
         if response.status_code in (400, 404) and _error_code(response) in (
             "RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"
         ):
             raise NoChampion(
                 f"no champion yet: training has not registered a version of {name!r} with alias {alias!r}"
             )
-        payload = _json(response, "resolving the alias")
-        version = payload.get("model_version", {})
-        return VersionInfo(
-            name=version.get("name", name),
-            version=str(version.get("version", "")),
-            run_id=version.get("run_id", ""),
-            source=version.get("source", ""),
-            tags={tag["key"]: tag["value"] for tag in version.get("tags", [])},
-        )
+        return _version_info(_json(response, "resolving the alias").get("model_version", {}), name)
+
+    def version(self, name: str, version: str) -> VersionInfo:
+        response = self._get("/api/2.0/mlflow/model-versions/get", {"name": name, "version": version})
+        return _version_info(_json(response, f"reading version {version}").get("model_version", {}), name)
+
+    def run_params(self, run_id: str) -> dict[str, str]:
+        """The parameters of the run that logged a version (its training batches among them)."""
+        run = _json(self._get("/api/2.0/mlflow/runs/get", {"run_id": run_id}), "reading the champion's run")
+        return {param["key"]: param["value"] for param in run.get("run", {}).get("data", {}).get("params", [])}
 
     def artifact_uri(self, info: VersionInfo) -> str:
         response = self._get(
@@ -120,42 +125,35 @@ class Registry:
         return _json(response, "locating the model's artifacts")["artifact_uri"].rstrip("/")
 
     def fetch(self, artifact_uri: str, filename: str) -> bytes:
-        location = urlparse(artifact_uri)
-        if location.scheme == "mlflow-artifacts":
-            path = f"{location.path.lstrip('/')}/{filename}"
-            response = self._get(f"/api/2.0/mlflow-artifacts/artifacts/{path}")
-            if response.status_code != 200:
-                raise UpstreamError(f"MLflow could not serve {path} ({response.status_code}): is MinIO up?")
-            return response.content
-        if location.scheme == "s3":
-            return self._fetch_s3(location.netloc, f"{location.path.strip('/')}/{filename}")
-        raise UpstreamError(f"model artifacts at {artifact_uri!r}: only mlflow-artifacts:/ and s3:// are supported")
+        path = f"{_proxied_path(artifact_uri)}/{filename}"
+        response = self._get(f"/api/2.0/mlflow-artifacts/artifacts/{path}")
+        if response.status_code != 200:
+            raise UpstreamError(f"MLflow could not serve {path} ({response.status_code}): is MinIO up?")
+        return response.content
 
     def check_artifacts(self, artifact_uri: str) -> None:
-        """Raise if the artifact store (MinIO, directly or behind MLflow) does not answer."""
-        location = urlparse(artifact_uri)
-        if location.scheme == "mlflow-artifacts":
-            response = self._get("/api/2.0/mlflow-artifacts/artifacts", {"path": location.path.lstrip("/")})
-            if response.status_code != 200:
-                raise UpstreamError(f"MLflow cannot list the champion's artifacts ({response.status_code})")
-        elif location.scheme == "s3":
-            self._fetch_s3(location.netloc, f"{location.path.strip('/')}/MLmodel")
+        """Raise if the artifact store behind MLflow's proxy does not answer."""
+        response = self._get("/api/2.0/mlflow-artifacts/artifacts", {"path": _proxied_path(artifact_uri)})
+        if response.status_code != 200:
+            raise UpstreamError(f"MLflow cannot list the champion's artifacts ({response.status_code})")
 
-    def _fetch_s3(self, bucket: str, key: str) -> bytes:
-        import urllib3
-        from minio.error import S3Error
 
-        from shared.health import minio_client
+def _proxied_path(artifact_uri: str) -> str:
+    """Artifacts come only through MLflow's proxy: predict holds no MinIO credentials."""
+    location = urlparse(artifact_uri)
+    if location.scheme != "mlflow-artifacts":
+        raise UpstreamError(f"model artifacts at {artifact_uri!r}: only mlflow-artifacts:/ (MLflow's proxy) is supported")
+    return location.path.strip("/")
 
-        try:
-            response = minio_client(self.settings).get_object(bucket, key)
-            try:
-                return response.read()
-            finally:
-                response.close()
-                response.release_conn()
-        except (S3Error, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ServiceUnavailable(f"MinIO could not serve s3://{bucket}/{key} ({type(exc).__name__})") from None
+
+def _version_info(version: dict, name: str) -> VersionInfo:
+    return VersionInfo(
+        name=version.get("name", name),
+        version=str(version.get("version", "")),
+        run_id=version.get("run_id", ""),
+        source=version.get("source", ""),
+        tags={tag["key"]: tag["value"] for tag in version.get("tags", [])},
+    )
 
 
 def _error_code(response: requests.Response) -> str:
@@ -174,27 +172,14 @@ def _json(response: requests.Response, doing: str) -> dict:
         raise UpstreamError(f"MLflow answered non-JSON when {doing}") from None
 
 
-def pickled_model_file(mlmodel: bytes) -> str:
-    """The sklearn flavor's pickle file named in an MLmodel file (no YAML parser needed for one key)."""
-    for line in mlmodel.decode("utf-8", "replace").splitlines():
-        key, _, value = line.strip().partition(":")
-        if key == "pickled_model" and value.strip():
-            return value.strip()
-    return "model.pkl"
+def load_pipeline(registry: Registry, info: VersionInfo):
+    """The version's pipeline, refused (UntrustedModel) unless its file is the one train-model recorded."""
+    blob = registry.fetch(registry.artifact_uri(info), MODEL_FILE)
+    return load_model(blob, info.tags.get(CHECKSUM_TAG), f"{info.name} v{info.version}")
 
 
 def load_champion(registry: Registry, info: VersionInfo) -> Champion:
-    artifact_uri = registry.artifact_uri(info)
-    filename = pickled_model_file(registry.fetch(artifact_uri, "MLmodel"))
-    blob = registry.fetch(artifact_uri, filename)
-    try:
-        pipeline = pickle.loads(blob)  # the registry is trusted, as mlflow.sklearn.load_model trusts it
-    except (pickle.UnpicklingError, AttributeError, ImportError, EOFError, TypeError, ValueError) as exc:
-        raise UpstreamError(
-            f"cannot unpickle {info.name} v{info.version} ({type(exc).__name__}: {exc}); custom classes in the "
-            "pipeline must live in shared/ so predict can import them"
-        ) from None
-    return champion_of(info, pipeline)
+    return champion_of(info, load_pipeline(registry, info))
 
 
 def champion_of(info: VersionInfo, pipeline) -> Champion:

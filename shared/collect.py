@@ -12,9 +12,10 @@ import unicodedata
 
 import requests
 
-from shared import batches
+from shared import batches, quality
 from shared.dataset import frame_from_rows
 from shared.errors import BadRequest, ServiceUnavailable, UpstreamError
+from shared.http import parse_json
 from shared.settings import Settings
 
 # the real API's answer once a group's last batch has been served
@@ -23,6 +24,7 @@ ALL_COLLECTED = "Ya se recolectó toda la información minima necesaria"
 # again once its period ends, so a short MinIO outage is waited out (within the
 # function's 60 s timeout) rather than lose the batch
 STORE_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)
+MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a batch is ~0.6 MB of JSON
 
 
 def fetch_batch(settings: Settings) -> dict:
@@ -38,6 +40,10 @@ def fetch_batch(settings: Settings) -> dict:
         }
     batch, rows = validate_payload(payload, group)
     result = store_fetched(settings, group, batch, rows)
+    return {**stored_summary(settings, group, batch, rows, result), "quality": quality_summary(settings, group, batch)}
+
+
+def stored_summary(settings: Settings, group: int, batch: int, rows: list, result: batches.StoreResult) -> dict:
     return {
         "group_number": group, "batch_number": batch, "complete": False, "stored": result.stored,
         "reason": "stored" if result.stored else "already stored",
@@ -45,6 +51,19 @@ def fetch_batch(settings: Settings) -> dict:
         "checksum_sha256": result.info.checksum_sha256, "fetched_at": result.info.fetched_at,
         "source": result.info.source,
     }
+
+
+def quality_summary(settings: Settings, group: int, batch: int) -> dict:
+    """The batch's data-quality report (computed once, kept in MinIO), in short.
+
+    The batch is stored by now: a failure here is reported, never fails the call, and the
+    report is computed again when a training needs it (`shared.quality.reports_for`)."""
+    try:
+        report = quality.load(settings, group, batch) or quality.compute_and_store(settings, group, batch)
+    except (ServiceUnavailable, UpstreamError) as exc:
+        return {"error": exc.message}
+    return {"key": quality.quality_key(group, batch), "flagged": report["flagged"],
+            "flagged_features": report["flagged_features"]}
 
 
 def store_fetched(settings: Settings, group: int, batch: int, rows: list) -> batches.StoreResult:
@@ -95,10 +114,11 @@ def call_data_api(settings: Settings) -> dict | None:
 
 def interpret(response: requests.Response, url: str) -> dict | None:
     try:
-        body = response.json()
-    except ValueError:
+        body = parse_json(response.content, max_bytes=MAX_ANSWER_BYTES, what="Data API answer")
+    except BadRequest as exc:
         raise UpstreamError(
-            f"Data API at {url} answered {response.status_code} with a body that is not JSON: {excerpt(response.text)}"
+            f"Data API at {url} answered {response.status_code} with a body that is not JSON we can use "
+            f"({exc.message}): {excerpt(response.text)}"
         ) from None
     detail = body.get("detail") if isinstance(body, dict) else None
     if response.status_code == 400 and isinstance(detail, str) and same_text(detail, ALL_COLLECTED):

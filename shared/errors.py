@@ -4,6 +4,7 @@
     ├── ConfigError               a setting is missing or invalid (names the variable)
     ├── BadRequest          400   the caller's input is wrong (lists every offending field)
     │   ├── Unauthorized    401   missing or wrong credentials
+    │   ├── Forbidden       403   right credentials, but not for this
     │   ├── MethodNotAllowed 405  the route does not take this HTTP method
     │   ├── InvalidInput    422   well-formed input whose values are wrong (lists field and row)
     │   └── PayloadTooLarge 413   body or row count over a limit
@@ -12,6 +13,8 @@
 """
 
 from __future__ import annotations
+
+MAX_DETAILS = 100  # an answer lists the first ones and says how many there were (`detail_count`)
 
 
 class PipelineError(RuntimeError):
@@ -25,7 +28,8 @@ class PipelineError(RuntimeError):
     def to_body(self) -> dict:
         body: dict = {"error": self.message}
         if self.details:
-            body["details"] = self.details
+            body["details"] = self.details[:MAX_DETAILS]
+            body["detail_count"] = len(self.details)
         return body
 
 
@@ -39,6 +43,10 @@ class BadRequest(PipelineError):
 
 class Unauthorized(BadRequest):
     status = 401
+
+
+class Forbidden(BadRequest):
+    status = 403
 
 
 class PayloadTooLarge(BadRequest):

@@ -34,12 +34,12 @@ def minio_client(settings: Settings) -> Minio:
 
 def check_minio(settings: Settings) -> None:
     try:
-        minio_client(settings).list_buckets()
+        minio_client(settings).bucket_exists(settings.batch_bucket)  # the one bucket every MinIO user may see
     except S3Error as exc:
         if exc.code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied"):
             raise ConfigError(
                 f"MinIO at {settings.minio_endpoint} rejected the credentials ({exc.code}): "
-                "check the minio-access-key and minio-secret-key secrets"
+                "check the MinIO secrets (minio-access-key and minio-secret-key, or the role's own)"
             ) from None
         raise ServiceUnavailable(f"MinIO at {settings.minio_endpoint} answered {exc.code}: {exc.message}") from None
     except (urllib3.exceptions.HTTPError, OSError) as exc:
@@ -81,6 +81,23 @@ def check_mlflow(settings: Settings) -> None:
         ) from None
     if response.status_code != 200:
         raise ServiceUnavailable(f"MLflow at {url} answered {response.status_code}: see its log under the state directory")
+    check_mlflow_credentials(settings)
+
+
+def check_mlflow_credentials(settings: Settings) -> None:
+    url = f"{settings.mlflow_tracking_uri}/api/2.0/mlflow/experiments/search"
+    try:
+        response = requests.get(url, params={"max_results": 1}, auth=settings.mlflow_credentials,
+                                timeout=settings.http_timeout)
+    except requests.RequestException as exc:
+        raise ServiceUnavailable(f"MLflow at {settings.mlflow_tracking_uri} is not reachable ({type(exc).__name__})") from None
+    if response.status_code in (401, 403):
+        raise ConfigError(
+            f"MLflow at {settings.mlflow_tracking_uri} rejected the credentials ({response.status_code}): check the "
+            "MLflow secrets (basic-auth-user and basic-auth-password, or the role's own)"
+        )
+    if response.status_code != 200:
+        raise ServiceUnavailable(f"MLflow at {url} answered {response.status_code}")
 
 
 CHECKS = {"mysql": check_mysql, "minio": check_minio, "mlflow": check_mlflow}

@@ -2,8 +2,12 @@
 
 Accepted bodies: one record object, `{"instances": [records...]}` (or a bare list of
 records), or CSV with a header row (`Content-Type: text/csv`). Records are keyed by
-column name; numbers may arrive as strings, as the Data API sends them. Every
-offending field of every row is reported, as `{"row", "field", "error"}` details.
+column name; numbers may arrive as strings, as the Data API sends them, but only in
+ASCII decimal notation (`"12.5"`, `"-3e2"`: no `"1_000"`, no Arabic-Indic or full-width
+digits, no spaces, although Python's float() takes all of those); a category must be one
+of the codes exactly (no surrounding spaces of any kind). Every offending field of every
+row is counted, and the first `shared.errors.MAX_DETAILS` of them are listed as
+`{"row", "field", "error"}` details.
 """
 
 from __future__ import annotations
@@ -15,16 +19,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import orjson
 
 from shared.errors import BadRequest, InvalidInput, PayloadTooLarge
+from shared.http import parse_json
 from shared.schema import CATEGORIES, FEATURES, NUMERIC_RANGES
 
-MAX_DETAILS = 200  # a body with thousands of bad rows gets the first ones and a count
 FEATURE_SET = frozenset(FEATURES)
 CATEGORY_SETS = {name: frozenset(values) for name, values in CATEGORIES.items()}
 STR_ONLY = frozenset((str,))
 NUMBER_TYPES = frozenset((int, float, str))  # exact types: bool is rejected on the slow path
+# str.translate table deleting the characters of decimal notation: what is left is not allowed
+DECIMAL_CHARS = str.maketrans("", "", "0123456789+-.eE")
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,7 @@ def parse_body(body: bytes | str | None, content_type: str, max_rows: int, max_b
     if content_type.split(";")[0].strip().lower() in ("text/csv", "application/csv"):
         records = _csv_records(raw)
     else:
-        records = _json_records(raw)
+        records = _json_records(raw, max_bytes)
     if not records:
         raise BadRequest("no records to score", details=[{"field": "instances", "error": "empty list"}])
     if len(records) > max_rows:
@@ -62,11 +67,8 @@ def parse_body(body: bytes | str | None, content_type: str, max_rows: int, max_b
     return validate_records(records)
 
 
-def _json_records(raw: bytes) -> list:
-    try:
-        payload = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"malformed JSON: {exc}", details=[{"field": "body", "error": "malformed JSON"}]) from None
+def _json_records(raw: bytes, max_bytes: int) -> list:
+    payload = parse_json(raw, max_bytes=max_bytes)
     if isinstance(payload, dict) and "instances" in payload:
         extra = sorted(key for key in payload if key != "instances")
         if extra:
@@ -107,7 +109,8 @@ def _csv_records(raw: bytes) -> list:
         for index, row in enumerate(rows) if len(row) != width
     ]
     if bad_width:
-        raise InvalidInput("CSV rows must have one cell per header column", details=bad_width[:MAX_DETAILS])
+        raise InvalidInput(f"CSV rows must have one cell per header column ({len(bad_width)} do not)",
+                           details=bad_width)
     return [dict(zip(header, row, strict=True)) for row in rows]
 
 
@@ -124,9 +127,7 @@ def validate_records(records: list) -> Rows:
             continue
         _check_record(index, record, columns, problems)
     if problems:
-        shown = problems[:MAX_DETAILS]
-        more = f" (first {MAX_DETAILS} shown)" if len(problems) > MAX_DETAILS else ""
-        raise InvalidInput(f"{len(problems)} invalid value(s){more}", details=shown)
+        raise InvalidInput(f"{len(problems)} invalid value(s)", details=problems)
     return Rows(columns=columns, count=len(records))
 
 
@@ -144,6 +145,9 @@ def _fast_columns(records: list) -> dict[str, Sequence] | None:
             columns[name] = values
             continue
         if not NUMBER_TYPES.issuperset(map(type, values)):
+            return None
+        texts = [value for value in values if type(value) is str]
+        if texts and not decimal_text("".join(texts)):  # one check for the whole column
             return None
         try:
             numbers = np.asarray(values, dtype=np.float64)
@@ -183,10 +187,9 @@ def _number(value: object, bounds: tuple[int, int]) -> float | _Problem:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return _Problem(f"expected a number, got {_kind(value)}")
     if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return _Problem(f"expected a number, got {value[:40]!r}")
+        text, value = value, _decimal(value)
+        if value is None:
+            return _Problem(f"expected an ASCII decimal number, got {text[:40]!r}")
     number = float(value)
     if not math.isfinite(number):
         return _Problem("must be a finite number (no NaN or infinity)")
@@ -199,11 +202,24 @@ def _number(value: object, bounds: tuple[int, int]) -> float | _Problem:
 def _category(value: object, allowed: tuple[str, ...]) -> str | _Problem:
     if not isinstance(value, str):
         return _Problem(f"expected one of the category names, got {_kind(value)}")
-    stripped = value.strip()
-    if stripped not in allowed:
+    if value not in allowed:
         examples = ", ".join(allowed[:4]) + (", ..." if len(allowed) > 4 else "")
-        return _Problem(f"unknown category {value[:40]!r}; expected one of {len(allowed)}: {examples}")
-    return stripped
+        return _Problem(f"unknown category {value[:40]!r}; expected one of {len(allowed)} codes exactly: {examples}")
+    return value
+
+
+def _decimal(text: str) -> float | None:
+    if not decimal_text(text):
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def decimal_text(text: str) -> bool:
+    """Only the characters of ASCII decimal notation (float() then checks the grammar)."""
+    return text.isascii() and not text.translate(DECIMAL_CHARS)
 
 
 def _kind(value: object) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import orjson
 
-from shared.champion import Champion, ChampionHolder
+from shared.champion import Champion, ChampionHolder, NoChampion
 from shared.errors import MethodNotAllowed, PipelineError, ServiceUnavailable, error_response
 from shared.predict_input import Rows, parse_body
 from shared.schema import CATEGORIES, FEATURES
@@ -152,6 +152,8 @@ class PredictService:
                 return self.info()
             raise MethodNotAllowed(f"{method or 'this method'} is not supported: POST records to score, GET for "
                                    "the champion", details=[{"field": "method", "error": f"{method} not allowed"}])
+        except ServiceUnavailable as exc:
+            return unavailable_response(exc)
         except PipelineError as exc:
             return error_response(exc)
 
@@ -165,14 +167,17 @@ class PredictService:
         return _json_response(200, {"predictions": predictions, "model": champion.describe()})
 
     def info(self) -> dict:
-        try:
-            self.holder.current()
-        except ServiceUnavailable as exc:
-            return _json_response(exc.status, {**self.holder.status(), "error": exc.message})
+        self.holder.current()
         return _json_response(200, self.holder.status())
 
     def stop(self) -> None:
         self.holder.stop()
+
+
+def unavailable_response(exc: ServiceUnavailable) -> dict:
+    """GET and POST answer a missing champion or a service outage with the same 503 body."""
+    status = "no_champion" if isinstance(exc, NoChampion) else "unavailable"
+    return _json_response(exc.status, {"status": status, "error": exc.message})
 
 
 def _header(event, name: str) -> str:

@@ -3,7 +3,7 @@
 Callers: MinIO's webhook (`Authorization: Bearer <minio-webhook-token>`, body
 `{"EventName", "Key", "Records": [...]}`) and an admin (HTTP basic auth with the
 gateway's `basic-auth-user` / `basic-auth-password`, body `{"force": true}` to retrain
-even a set of batches already trained).
+even a set of batches already trained). Only the admin may force (403 for the webhook).
 
 The bucket, not the count of events, is the source of truth: every call lists the
 group's stored batches. Two objects beside the batches make training happen once:
@@ -37,16 +37,19 @@ from minio import Minio
 from minio.error import S3Error
 from mlflow.exceptions import MlflowException
 
+from shared import quality
 from shared.batches import BatchInfo, list_batches, load_batch, minio_errors
 from shared.dataset import frame_from_rows
-from shared.errors import BadRequest, PipelineError, ServiceUnavailable, Unauthorized, UpstreamError
+from shared.errors import BadRequest, Forbidden, PipelineError, ServiceUnavailable, Unauthorized, UpstreamError
 from shared.health import minio_client
+from shared.http import parse_json
+from shared.settings import TRAINING_STATE_PREFIX as STATE_PREFIX
 from shared.settings import Settings
 from shared.tracking import Lineage, fail_running_runs, train_and_track
 from shared.training import NotEnoughData, prepare
 
+MAX_CALL_BYTES = 1024 * 1024  # a MinIO event is a few KB
 LEASE_RENEWALS = 4  # renewals per lease: a holder may miss three before it loses the lock
-STATE_PREFIX = "training/"
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +100,7 @@ def basic_auth_matches(settings: Settings, credentials: str) -> bool:
 def parse_call(body: bytes | str | None) -> Call:
     if not body:
         return Call(force=False, keys=())
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("body: expected JSON (a MinIO event or {\"force\": true})") from None
+    payload = parse_json(body, max_bytes=MAX_CALL_BYTES)
     if not isinstance(payload, dict):
         raise BadRequest("body: expected a JSON object")
     force = payload.get("force", False)
@@ -110,6 +110,13 @@ def parse_call(body: bytes | str | None) -> Call:
     if not isinstance(records, list):
         raise BadRequest("Records: expected a list of MinIO event records")
     return Call(force=force, keys=tuple(record_key(record) for record in records))
+
+
+def check_allowed(call: Call, caller: str) -> None:
+    """`force` retrains what was trained already: the admin's decision, not an event's."""
+    if call.force and caller != "admin":
+        raise Forbidden("force: only the admin (basic auth) may force a retraining, not the MinIO webhook token",
+                        details=[{"field": "force", "error": "needs the admin's credentials"}])
 
 
 def record_key(record: object) -> str:
@@ -195,7 +202,9 @@ def train(settings: Settings, batches: list[BatchInfo], training_id: str) -> dic
         data = prepare(frame_from_rows(rows))
         lineage = Lineage(settings.batch_bucket, group, tuple(b.batch_number for b in batches),
                           tuple(b.key for b in batches))
-        return train_and_track(settings, data, lineage, training_id)
+        stored = quality.Stored(settings, group, {info.batch_number: info for info in batches})
+        data_quality = quality.training_summary(quality.reports_for(settings, group, stored))
+        return train_and_track(settings, data, lineage, training_id, data_quality)
     except (BadRequest, NotEnoughData, UpstreamError, ServiceUnavailable, MlflowException, ValueError, OSError) as exc:
         message = exc.message if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}"
         raise TrainingFailed(

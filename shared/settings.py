@@ -4,6 +4,11 @@ Settings come from the environment (see `.env.example` for the full list).
 Credentials come from OpenFaaS secret files, `$SECRETS_DIR/<name>` (default
 `/var/openfaas/secrets`), falling back to an environment variable named after the
 secret (`minio-secret-key` -> `MINIO_SECRET_KEY`) for local runs.
+
+Each part of the pipeline has its own MinIO and MLflow user, named after its role
+(`SERVICE_ROLE`, set per function in stack.yml); the user name is the role, the password
+a secret of its own (the tables below). Without a role (tests, `make` targets run by
+the stack's owner) the stack's root/admin credentials are used.
 """
 
 from __future__ import annotations
@@ -19,6 +24,25 @@ from shared.errors import ConfigError
 T = TypeVar("T")
 
 DEFAULT_SECRETS_DIR = "/var/openfaas/secrets"
+
+# role -> the secret holding its MinIO secret key (its access key is the role's name)
+MINIO_USERS: dict[str, str] = {
+    "fetch-batch": "minio-fetch-batch-secret-key",
+    "train-model": "minio-train-model-secret-key",
+    "web-ui": "minio-web-ui-secret-key",
+    "mlflow": "minio-mlflow-secret-key",  # the MLflow server, owner of the artifact bucket
+}
+# role -> the secret holding its MLflow password (its user name is the role's name)
+MLFLOW_USERS: dict[str, str] = {
+    "fetch-batch": "mlflow-fetch-batch-password",  # reads the champion's lineage for a batch's drift report
+    "train-model": "mlflow-train-model-password",
+    "predict": "mlflow-predict-password",
+    "web-ui": "mlflow-web-ui-password",
+}
+# where train-model keeps its lock and marker, beside the batches (shared/retrain.py)
+TRAINING_STATE_PREFIX = "training/"
+QUALITY_PREFIX = "quality/"  # the batches' data-quality reports (shared/quality.py)
+ROLES = ("", *dict.fromkeys([*MINIO_USERS, *MLFLOW_USERS]))
 
 
 @dataclass(frozen=True)
@@ -50,17 +74,35 @@ class Settings:
     data_api_backoff: float = 0.5
     # train-model: seconds a training's lock lasts unless its holder renews it (it does, while it trains)
     training_lock_lease: float = 60.0
+    # data quality: drift past these flags a batch (PSI for numeric features, JS distance for the rest)
+    drift_psi_threshold: float = 0.2
+    drift_js_threshold: float = 0.1
+    # whose MinIO and MLflow credentials this process uses ("" = the stack's root/admin)
+    service_role: str = ""
 
     def secret(self, name: str, env: Mapping[str, str] | None = None) -> str:
         return read_secret(name, env=env, secrets_dir=self.secrets_dir)
 
     @property
     def minio_access_key(self) -> str:
-        return self.secret("minio-access-key")
+        return self._role_user(MINIO_USERS, "MinIO") or self.secret("minio-access-key")
 
     @property
     def minio_secret_key(self) -> str:
-        return self.secret("minio-secret-key")
+        role = self._role_user(MINIO_USERS, "MinIO")
+        return self.secret(MINIO_USERS[role]) if role else self.secret("minio-secret-key")
+
+    @property
+    def mlflow_credentials(self) -> tuple[str, str]:
+        """(user, password) for MLflow; without a role, the stack admin's (the gateway's basic auth)."""
+        if self._role_user(MLFLOW_USERS, "MLflow"):
+            return self.service_role, self.secret(MLFLOW_USERS[self.service_role])
+        return self.secret("basic-auth-user"), self.secret("basic-auth-password")
+
+    def _role_user(self, users: Mapping[str, str], service: str) -> str:
+        if self.service_role and self.service_role not in users:
+            raise ConfigError(f"SERVICE_ROLE={self.service_role!r} has no {service} user: it must not call {service}")
+        return self.service_role
 
 
 def _get(env: Mapping[str, str], name: str, default: str, parse: Callable[[str], T], hint: str) -> T:
@@ -98,6 +140,12 @@ def _url(raw: str) -> str:
     if not raw.startswith(("http://", "https://")):
         raise ValueError(raw)
     return raw.rstrip("/")
+
+
+def _role(raw: str) -> str:
+    if raw not in ROLES:
+        raise ValueError(raw)
+    return raw
 
 
 def _name(raw: str) -> str:
@@ -155,6 +203,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         training_lock_lease=_get(
             env, "TRAINING_LOCK_LEASE_SECONDS", "60", _positive_float, "use a number of seconds > 0"
         ),
+        drift_psi_threshold=_get(env, "DRIFT_PSI_THRESHOLD", "0.2", _positive_float, "use a PSI > 0, such as 0.2"),
+        drift_js_threshold=_get(
+            env, "DRIFT_JS_THRESHOLD", "0.1", _positive_float, "use a Jensen-Shannon distance in (0, 1], such as 0.1"
+        ),
+        service_role=_get(env, "SERVICE_ROLE", "", _role, f"use one of {', '.join(ROLES[1:])}, or leave it unset"),
     )
 
 

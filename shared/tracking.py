@@ -2,7 +2,8 @@
 
 Every run of one training carries the tag `training_id`; the children are nested under
 a parent run named `training-<id>`. Each candidate becomes a version of the registered
-model, tagged with its family and metrics. The best candidate takes the alias
+model, tagged with its family, metrics and the SHA-256 of its skops file (predict refuses
+a file that does not match, see `shared/model_file.py`). The best candidate takes the alias
 `champion` only when it beats the current champion re-scored on the same holdout;
 otherwise it takes `challenger`. If anything fails, every run of the training is marked
 FAILED and no alias moves.
@@ -10,13 +11,19 @@ FAILED and no alias moves.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
+import tempfile
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
 import sklearn
+import skops
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
 from mlflow.entities import RunStatus
@@ -24,6 +31,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.telemetry import set_telemetry_client
 
+from shared.champion import Registry, load_pipeline
+from shared.errors import UpstreamError
+from shared.model_file import CHECKSUM_TAG, MODEL_FILE, TRUSTED_TYPES, checksum
 from shared.schema import LABEL, cover_type_name
 from shared.settings import Settings
 from shared.training import (
@@ -36,6 +46,7 @@ from shared.training import (
     PreparedData,
     as_api_strings,
     best_candidate,
+    importance,
     single_threaded_math,
     train_candidate,
 )
@@ -43,6 +54,9 @@ from shared.training import (
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 MODEL_ARTIFACT = "model"
+IMPORTANCE_ARTIFACT = "permutation_importance.json"  # feature -> {"mean", "std"} of the accuracy lost
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,11 +82,14 @@ class TrackedCandidate:
     candidate: Candidate
     run_id: str
     model_uri: str
+    model_sha256: str
     version: str = ""
 
 
 def configure_mlflow(settings: Settings) -> MlflowClient:
-    """Point MLflow at the tracking server with bounded timeouts and retries, telemetry off."""
+    """Point MLflow at the tracking server with bounded timeouts and retries, telemetry off, and
+    this process's MLflow user (MLflow's client reads the credentials from the environment)."""
+    os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"] = settings.mlflow_credentials
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     set_telemetry_client()  # re-reads the setting: a process started without it stops sending
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(int(max(settings.http_timeout, 60))))
@@ -86,8 +103,13 @@ def experiment_id(client: MlflowClient, name: str) -> str:
     return existing.experiment_id if existing else client.create_experiment(name)
 
 
-def train_and_track(settings: Settings, data: PreparedData, lineage: Lineage, training_id: str) -> dict:
-    """Train every family in its own run, register them, move the aliases; a summary dict."""
+def train_and_track(settings: Settings, data: PreparedData, lineage: Lineage, training_id: str,
+                    data_quality: dict | None = None) -> dict:
+    """Train every family in its own run, register them, move the aliases; a summary dict.
+
+    `data_quality` (`shared.quality.training_summary`) is logged on the parent run, and
+    its flagged batches tag every run of the training."""
+    quality_tags = flag_tags(data_quality)
     client = configure_mlflow(settings)
     experiment = experiment_id(client, settings.experiment_name)
     run_ids: list[str] = []
@@ -96,13 +118,16 @@ def train_and_track(settings: Settings, data: PreparedData, lineage: Lineage, tr
     with single_threaded_math():
         try:
             with mlflow.start_run(experiment_id=experiment, run_name=f"training-{training_id}",
-                                  tags={"training_id": training_id, "kind": "training"}) as parent:
+                                  tags={"training_id": training_id, "kind": "training", **quality_tags}) as parent:
                 run_ids.append(parent.info.run_id)
                 mlflow.log_params({**lineage.params(), **data.lineage(), "seed": SEED,
                                    "holdout_fraction": HOLDOUT_FRACTION, "selection_metric": SELECTION_METRIC})
-                tracked = [track_family(family, experiment, data, lineage, training_id, run_ids) for family in FAMILIES]
+                if data_quality is not None:
+                    mlflow.log_dict(data_quality, "data_quality.json")
+                tracked = [track_family(family, experiment, data, lineage, training_id, run_ids, quality_tags)
+                           for family in FAMILIES]
                 tracked = [register(settings.model_name, t, training_id) for t in tracked]
-                decision = promote(client, settings.model_name, tracked, data)
+                decision = promote(client, settings, tracked, data)
                 mlflow.set_tags({f"decision.{key}": str(value) for key, value in decision.items()})
             finished = True
         finally:
@@ -111,9 +136,17 @@ def train_and_track(settings: Settings, data: PreparedData, lineage: Lineage, tr
     return summary(training_id, parent.info.run_id, tracked, decision, data, lineage)
 
 
+def flag_tags(data_quality: dict | None) -> dict[str, str]:
+    """`data_quality.flagged_batches`: "none", or e.g. "3: Elevation Cover_Type; 7: Soil_Type"."""
+    if data_quality is None:
+        return {}
+    flagged = data_quality["flagged_batches"]
+    return {"data_quality.flagged_batches": "; ".join(f"{n}: {' '.join(f)}" for n, f in flagged.items()) or "none"}
+
+
 def track_family(family: str, experiment: str, data: PreparedData, lineage: Lineage, training_id: str,
-                 run_ids: list[str]) -> TrackedCandidate:
-    tags = {"training_id": training_id, "family": family}
+                 run_ids: list[str], quality_tags: dict[str, str] | None = None) -> TrackedCandidate:
+    tags = {"training_id": training_id, "family": family, **(quality_tags or {})}
     with mlflow.start_run(experiment_id=experiment, run_name=family, nested=True, tags=tags) as run:
         run_ids.append(run.info.run_id)
         candidate = train_candidate(family, data)
@@ -124,8 +157,11 @@ def track_family(family: str, experiment: str, data: PreparedData, lineage: Line
         mlflow.log_metrics({**candidate.evaluation.metrics(), "fit_seconds": candidate.fit_seconds})
         log_inputs(data, lineage)
         log_evaluation(candidate)
-        info = log_model(candidate, data)
-    return TrackedCandidate(candidate, run.info.run_id, info.model_uri)
+        started = time.perf_counter()
+        mlflow.log_dict(importance(candidate, data), IMPORTANCE_ARTIFACT)
+        mlflow.log_metric("importance_seconds", time.perf_counter() - started)
+        info, sha256 = log_model(candidate, data)
+    return TrackedCandidate(candidate, run.info.run_id, info.model_uri, sha256)
 
 
 def log_inputs(data: PreparedData, lineage: Lineage) -> None:
@@ -169,16 +205,25 @@ def confusion_figure(candidate: Candidate) -> Figure:
 def log_model(candidate: Candidate, data: PreparedData):
     example = as_api_strings(data.x_holdout.head(5))
     signature = infer_signature(example, candidate.pipeline.predict(example).astype("int64"))
-    return mlflow.sklearn.log_model(
-        candidate.pipeline,
+    return log_skops_model(candidate.pipeline, signature=signature, input_example=example)
+
+
+def log_skops_model(pipeline, **options):
+    """Log `pipeline` in the active run as a skops model; (ModelInfo, SHA-256 of the stored file)."""
+    info = mlflow.sklearn.log_model(
+        pipeline,
         name=MODEL_ARTIFACT,
-        serialization_format="pickle",
-        signature=signature,
-        input_example=example,
+        serialization_format="skops",
+        skops_trusted_types=TRUSTED_TYPES,  # MLflow loads it back once to check
         # explicit requirements: inferring them loads the model in a subprocess (slow)
         pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"numpy=={np.__version__}",
-                          f"pandas=={pd.__version__}"],
+                          f"pandas=={pd.__version__}", f"skops=={skops.__version__}"],
+        **options,
     )
+    # the checksum of what the artifact store holds, read back, not of a local copy
+    with tempfile.TemporaryDirectory() as scratch:
+        stored = mlflow.artifacts.download_artifacts(f"{info.artifact_path}/{MODEL_FILE}", dst_path=scratch)
+        return info, checksum(Path(stored).read_bytes())
 
 
 def register(model_name: str, tracked: TrackedCandidate, training_id: str) -> TrackedCandidate:
@@ -189,9 +234,10 @@ def register(model_name: str, tracked: TrackedCandidate, training_id: str) -> Tr
         "f1_weighted": f"{evaluation.f1_weighted:.4f}",
         "training_id": training_id,
         "run_id": tracked.run_id,
+        CHECKSUM_TAG: tracked.model_sha256,
     }
     version = mlflow.register_model(tracked.model_uri, model_name, tags=tags)
-    return TrackedCandidate(tracked.candidate, tracked.run_id, tracked.model_uri, str(version.version))
+    return dataclasses.replace(tracked, version=str(version.version))
 
 
 def current_champion(client: MlflowClient, model_name: str) -> str | None:
@@ -200,17 +246,21 @@ def current_champion(client: MlflowClient, model_name: str) -> str | None:
     return None if version is None else str(version)
 
 
-def rescore(model_name: str, version: str, data: PreparedData) -> float | None:
-    """The champion's accuracy on this holdout, fed as the API sends rows; None if it cannot be used."""
+def rescore(settings: Settings, version: str, data: PreparedData) -> float | None:
+    """The champion's accuracy on this holdout, fed as the API sends rows; None if it cannot be used
+    (its file refused as predict would refuse it, or not a model of this pipeline)."""
+    registry = Registry(settings)
     try:
-        model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
-        predictions = pd.Series(np.asarray(model.predict(as_api_strings(data.x_holdout))).astype("int64"))
-    except (ImportError, AttributeError, ValueError, TypeError, KeyError):
+        pipeline = load_pipeline(registry, registry.version(settings.model_name, version))
+        predictions = np.asarray(pipeline.predict(as_api_strings(data.x_holdout))).astype("int64")
+    except (UpstreamError, AttributeError, ValueError, TypeError, KeyError) as exc:
+        log.warning("champion v%s cannot be re-scored: %s", version, getattr(exc, "message", exc))
         return None
-    return float((predictions.to_numpy() == data.y_holdout.to_numpy()).mean())
+    return float((predictions == data.y_holdout.to_numpy()).mean())
 
 
-def promote(client: MlflowClient, model_name: str, tracked: list[TrackedCandidate], data: PreparedData) -> dict:
+def promote(client: MlflowClient, settings: Settings, tracked: list[TrackedCandidate], data: PreparedData) -> dict:
+    model_name = settings.model_name
     best = next(t for t in tracked if t.candidate is best_candidate([t.candidate for t in tracked]))
     new_score = best.candidate.evaluation.accuracy
     decision = {"best_family": best.candidate.family, "best_version": best.version, "best_accuracy": round(new_score, 4)}
@@ -218,7 +268,7 @@ def promote(client: MlflowClient, model_name: str, tracked: list[TrackedCandidat
     if champion is None:
         client.set_registered_model_alias(model_name, CHAMPION, best.version)
         return {**decision, "alias": CHAMPION, "reason": "first champion"}
-    old_score = rescore(model_name, champion, data)
+    old_score = rescore(settings, champion, data)
     decision.update(previous_champion=champion, previous_champion_accuracy=old_score)
     if old_score is None or new_score > old_score:
         client.set_registered_model_alias(model_name, CHAMPION, best.version)

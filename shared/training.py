@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
     accuracy_score,
@@ -37,11 +38,15 @@ from shared.schema import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERIC_FEATURE
 SEED = 42
 HOLDOUT_FRACTION = 0.2
 SELECTION_METRIC = "accuracy"
+# permutation importance: holdout rows it scores and shuffles per feature (bounded so it
+# adds seconds, not minutes, to a training)
+IMPORTANCE_ROWS = 2000
+IMPORTANCE_REPEATS = 3
 
 # family -> hyper-parameters of its classifier (logged as run parameters)
 FAMILY_PARAMS: dict[str, dict] = {
     "logistic_regression": {"C": 1.0, "max_iter": 300, "solver": "lbfgs"},
-    # bounded so the pickled model stays small (a few MB) and loads fast in predict
+    # bounded so the stored model stays small (a few MB) and loads fast in predict
     "random_forest": {"n_estimators": 50, "max_depth": 20, "min_samples_leaf": 6, "n_jobs": 2},
     # scikit-learn's histogram-based booster, 40x faster here than GradientBoostingClassifier;
     # early stopping on the accuracy of an inner validation split keeps it from overfitting
@@ -150,7 +155,7 @@ def as_api_strings(features: pd.DataFrame) -> pd.DataFrame:
 
 
 def cast_numbers() -> FunctionTransformer:
-    # numpy.asarray is pickled by reference, so loading the model needs no code of ours
+    # numpy.asarray is stored by reference (a trusted type, shared/model_file.py): no code of ours to load
     return FunctionTransformer(np.asarray, kw_args={"dtype": np.float64}, feature_names_out="one-to-one")
 
 
@@ -214,8 +219,28 @@ def train_candidate(family: str, data: PreparedData, seed: int = SEED) -> Candid
         started = time.perf_counter()
         pipeline.fit(data.x_train, data.y_train)
         fit_seconds = time.perf_counter() - started
+        forget_patched_methods(pipeline)
         evaluation = evaluate(pipeline, data.x_holdout, data.y_holdout, data.labels)
     return Candidate(family, pipeline, fit_seconds, evaluation)
+
+
+def importance(candidate: Candidate, data: PreparedData, rows: int = IMPORTANCE_ROWS,
+               repeats: int = IMPORTANCE_REPEATS, seed: int = SEED) -> dict[str, dict[str, float]]:
+    """Feature -> mean and sd of the accuracy lost when its holdout values are shuffled."""
+    sample = data.x_holdout.sample(n=min(rows, len(data.x_holdout)), random_state=seed)
+    with single_threaded_math():
+        result = permutation_importance(candidate.pipeline, sample, data.y_holdout.loc[sample.index],
+                                        scoring=SELECTION_METRIC, n_repeats=repeats, random_state=seed)
+    return {feature: {"mean": float(mean), "std": float(std)}
+            for feature, mean, std in zip(sample.columns, result.importances_mean, result.importances_std, strict=True)}
+
+
+def forget_patched_methods(pipeline: Pipeline) -> None:
+    """scikit-learn 1.9's booster leaves its own `_raw_predict` bound method on the instance after an
+    early-stopping fit (the class's method, put back by `_patch_raw_predict`). skops cannot store a
+    method bound to the object that holds it (RecursionError); without it the class's method serves."""
+    for _, step in pipeline.steps:
+        vars(step).pop("_raw_predict", None)
 
 
 def best_candidate(candidates: list[Candidate]) -> Candidate:

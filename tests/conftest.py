@@ -25,6 +25,9 @@ PIPELINE_VARS = (
     "BATCH_THRESHOLD", "BATCH_BUCKET", "ARTIFACT_BUCKET", "EXPERIMENT_NAME", "MODEL_NAME", "MYSQL_HOST",
     "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "MYSQL_PASSWORD", *(var for var, _ in PORTS.values()),
     "STACK_FILE", "GATEWAY_URL", "GATEWAY_ASYNC_WORKERS", "GATEWAY_ASYNC_MAX_ATTEMPTS", "GATEWAY_RETRY_DELAY",
+    "SERVICE_ROLE",
+    "GATEWAY_MAX_REPLICAS", "GATEWAY_SCALE_FROM_ZERO_TIMEOUT",
+    "GATEWAY_QUEUE_MAX_CALLS", "GATEWAY_QUEUE_MAX_BYTES", "GATEWAY_ACK_WAIT", "GATEWAY_CALLBACK_HOSTS", "NATS_MAX_PAYLOAD",
 )
 
 
@@ -50,9 +53,22 @@ def running_stack(state_dir: Path, services=("mysql", "minio", "mlflow")) -> Ite
     started = Stack(make_stack_config(state_dir))
     try:
         started.up(list(services), progress=lambda line: None)
-        yield started
+        if "mlflow" not in services:  # the caller's MLflow credentials stay as they are
+            yield started
+            return
+        with admin_mlflow_client_env(started):
+            yield started
     finally:
         started.down()
+
+
+@contextlib.contextmanager
+def admin_mlflow_client_env(stack: Stack) -> Iterator[None]:
+    """The stack admin's credentials where MLflow's own client looks for them, while the block runs."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_USERNAME", stack.config.secret("basic-auth-user"))
+        patch.setenv("MLFLOW_TRACKING_PASSWORD", stack.config.secret("basic-auth-password"))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -64,10 +80,13 @@ def stack(tmp_path_factory) -> Stack:
 
 @pytest.fixture
 def stack_env(stack, monkeypatch) -> dict[str, str]:
-    """The process environment pointed at the test stack (as the functions see it locally)."""
+    """The process environment pointed at the test stack (as the functions see it locally), with
+    the stack admin's MLflow credentials where MLflow's own client looks for them."""
     env = stack.config.service_env()
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", stack.config.secret("basic-auth-user"))
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", stack.config.secret("basic-auth-password"))
     return env
 
 
@@ -84,5 +103,12 @@ def gateway(stack) -> str:
     `stack.config.secret("basic-auth-user")` / `("basic-auth-password")`. For a stack file of
     your own (no databases needed), use `tests.runtime_support.runtime_stack`.
     """
-    stack.up(["functions", "gateway"], progress=lambda line: None)
+    stack.up(["nats", "functions", "gateway"], progress=lambda line: None)
     return stack.config.url("gateway")
+
+
+@pytest.fixture(scope="session")
+def prometheus(stack, gateway) -> str:
+    """Prometheus scraping the session gateway's /metrics (every PROMETHEUS_SCRAPE_INTERVAL, 5 s): its URL."""
+    stack.up(["prometheus"], progress=lambda line: None)
+    return stack.config.url("prometheus")

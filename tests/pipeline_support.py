@@ -13,7 +13,7 @@ from typing import TypeVar
 import pytest
 
 from infra.stack import Stack
-from tests.conftest import make_stack_config
+from tests.conftest import admin_mlflow_client_env, make_stack_config
 
 T = TypeVar("T")
 
@@ -42,7 +42,8 @@ def pipeline_stack(state_dir: Path, env: Mapping[str, str] | None = None) -> Ite
             for key in [key for key in os.environ if key.startswith("PYTEST")]:
                 patch.delenv(key)
             stack.up(progress=lambda line: None)
-        yield stack
+        with admin_mlflow_client_env(stack):
+            yield stack
     finally:
         stack.down()
 

@@ -1,8 +1,9 @@
 """Helpers for the predict tests and benchmark: a small model honouring the training contract.
 
 Until training registers real models, tests register their own: a scikit-learn Pipeline
-over `shared.schema.FEATURES` whose first step casts (values may be strings), logged with
-`mlflow.sklearn.log_model(..., serialization_format="pickle")` and tagged like training's.
+over `shared.schema.FEATURES` whose first step casts (values may be strings), logged as
+training logs it (`shared.tracking.log_skops_model`) and tagged like training's, checksum
+included.
 """
 
 from __future__ import annotations
@@ -91,20 +92,23 @@ def register_model(tracking_uri: str, model_name: str, family: str = "random_for
     from mlflow import MlflowClient
     from mlflow.models import infer_signature
 
+    from shared.model_file import CHECKSUM_TAG
+    from shared.tracking import log_skops_model
+
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(f"{model_name}-experiment")
     pipeline = pipeline if pipeline is not None else build_pipeline(family, seed)
     example = pd.DataFrame(sample_records(3, seed), columns=list(FEATURES))
     with mlflow.start_run() as run, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # mlflow's integer-schema and pickle-format hints
-        info = mlflow.sklearn.log_model(
-            pipeline, name="model", serialization_format="pickle",
-            signature=infer_signature(example, pipeline.predict(example)), input_example=example,
-            registered_model_name=model_name, pip_requirements=["scikit-learn", "pandas"],  # skips slow inference
+        warnings.simplefilter("ignore")  # mlflow's integer-schema hints
+        info, sha256 = log_skops_model(
+            pipeline, signature=infer_signature(example, pipeline.predict(example)), input_example=example,
+            registered_model_name=model_name,
         )
     client = MlflowClient(tracking_uri)
     version = str(info.registered_model_version)
-    tags = {"family": family, "accuracy": "0.9", "f1_weighted": "0.89", "training_id": run.info.run_id}
+    tags = {"family": family, "accuracy": "0.9", "f1_weighted": "0.89", "training_id": run.info.run_id,
+            CHECKSUM_TAG: sha256}
     for key, value in tags.items():
         client.set_model_version_tag(model_name, version, key, value)
     if alias:

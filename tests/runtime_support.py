@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import json
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from infra.config import ROOT
+from infra.gateway import natsq
 from infra.stack import Stack
 from tests.http_support import LoopbackServer, QuietHandler
 
@@ -23,7 +25,7 @@ TEST_STACK_FILE = FIXTURES / "stack.yml"
 @contextlib.contextmanager
 def runtime_stack(state_dir: Path, stack_file: Path = TEST_STACK_FILE,
                   env: Mapping[str, str] | None = None) -> Iterator[Stack]:
-    """Gateway and functions of `stack_file` only (no databases), under a supervisord of their own.
+    """NATS, the gateway and the functions of `stack_file` only (no databases), under a supervisord of their own.
 
     `env` (e.g. GATEWAY_RETRY_DELAY) reaches the gateway and functions: supervisord inherits it.
     """
@@ -35,10 +37,16 @@ def runtime_stack(state_dir: Path, stack_file: Path = TEST_STACK_FILE,
         with pytest.MonkeyPatch.context() as patch:
             for key, value in (env or {}).items():
                 patch.setenv(key, value)
-            started.up(["functions", "gateway"], progress=lambda line: None)
+            started.up(["nats", "functions", "gateway"], progress=lambda line: None)
         yield started
     finally:
         started.down()
+
+
+def queued_calls(stack: Stack) -> int:
+    """Calls in the gateway's JetStream stream: waiting, running, waiting to retry or to call back."""
+    url = f"nats://{stack.config.host}:{stack.config.ports['nats']}"
+    return asyncio.run(natsq.queued(url, stack.config.secret("nats-password")))
 
 
 @dataclasses.dataclass

@@ -1,10 +1,22 @@
-"""The schedule trigger: cron-connector annotations in stack.yml become supercronic's crontab."""
+"""The schedule trigger: OpenFaaS's cron-connector calling stack.yml's cron-functions through the gateway,
+and `make up` refusing a schedule the connector would skip."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
 
 import pytest
+import requests
 
-from infra.cron import cron_functions, to_crontab_schedule, write_crontab
+from infra.config import ROOT
 from infra.gateway.stackfile import load_stack_file
+from infra.schedule import check_schedules, cron_functions, next_firing, rebuild_interval, schedule_ok
+from infra.stack import Stack
 from shared.errors import ConfigError
+from tests.runtime_support import FIXTURES, runtime_stack
 
 STACK = """
 version: 1.0
@@ -12,76 +24,123 @@ provider: {name: openfaas, gateway: http://127.0.0.1:8080}
 functions:
   ticker:
     lang: python3-http-debian
-    handler: ./ticker
+    handler: %(handler)s
     annotations:
       topic: cron-function
       schedule: "${TICK_SCHEDULE:-*/5 * * * *}"
   quiet:
     lang: python3-http-debian
-    handler: ./quiet
+    handler: %(handler)s
     annotations: {topic: other}
 """
 
 
-@pytest.mark.parametrize(
-    "schedule, crontab",
-    [
-        ("*/5 * * * *", "*/5 * * * *"),
-        ("@hourly", "@hourly"),
-        ("@every 10s", "*/10 * * * * * *"),
-        ("@every 2m", "0 */2 * * * * *"),
-        ("@every 6h", "0 0 */6 * * * *"),
-    ],
-)
-def test_schedules_as_supercronic_reads_them(schedule, crontab):
-    assert to_crontab_schedule(schedule) == crontab
+def write_stack(tmp_path, handler="./ticker"):
+    path = tmp_path / "stack.yml"
+    path.write_text(STACK % {"handler": handler})
+    return path
 
 
-@pytest.mark.parametrize("schedule", ["@every 7s", "@every 0s", "@every ten"])
-def test_an_impossible_interval_is_refused_by_name(schedule):
-    with pytest.raises(ConfigError, match=r"^schedule '@every"):
-        to_crontab_schedule(schedule)
+@pytest.mark.parametrize("schedule", [
+    "*/5 * * * *", "0 3 * * 1-5", "15,45 */2 1-15 jan-jun mon-fri", "0 0 ? * SUN", "5/10 * * * *",
+    "@hourly", "@daily", "@midnight", "@every 5s", "@every 1m30s", "@every 500ms", "CRON_TZ=UTC 0 6 * * *",
+])
+def test_schedules_cron_connector_takes(schedule):
+    assert schedule_ok(schedule)
 
 
-def test_only_cron_functions_get_a_line(tmp_path):
-    (tmp_path / "stack.yml").write_text(STACK)
-    stack = load_stack_file(tmp_path / "stack.yml", {"TICK_SCHEDULE": "@every 2s"})
+@pytest.mark.parametrize("schedule", [
+    "", "*/5 * * * * *", "0 */5 * * * * *", "* * * *", "60 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *",
+    "* * * * 7", "*/0 * * * *", "5-2 * * * *", "@every", "@every 5", "@every five", "@often", "every 5s",
+])
+def test_schedules_cron_connector_would_skip(schedule):
+    assert not schedule_ok(schedule)
+
+
+def test_only_the_cron_topic_is_scheduled(tmp_path):
+    stack = load_stack_file(write_stack(tmp_path), {"TICK_SCHEDULE": "@every 2s"})
     assert cron_functions(stack) == {"ticker": "@every 2s"}
-    lines = write_crontab(tmp_path / "crontab", stack)
-    assert len(lines) == 1
-    assert lines[0].startswith("*/2 * * * * * * ") and lines[0].endswith("-m infra.cron invoke ticker")
-    assert (tmp_path / "crontab").read_text() == lines[0] + "\n"
+    assert cron_functions(load_stack_file(write_stack(tmp_path), {})) == {"ticker": "*/5 * * * *"}
 
 
-def test_default_schedule_is_every_five_minutes(tmp_path):
-    (tmp_path / "stack.yml").write_text(STACK)
-    assert cron_functions(load_stack_file(tmp_path / "stack.yml", {})) == {"ticker": "*/5 * * * *"}
+def test_a_schedule_it_would_skip_is_refused_by_name(tmp_path):
+    stack = load_stack_file(write_stack(tmp_path), {"TICK_SCHEDULE": "*/10 * * * * *"})
+    with pytest.raises(ConfigError, match=r"^function ticker in stack.yml: schedule '\*/10 \* \* \* \* \*' would be skipped"):
+        check_schedules(stack)
+
+
+@pytest.mark.parametrize("value", ["3", "soon", "-1s", "0"])
+def test_a_bad_rebuild_interval_is_named(value):
+    with pytest.raises(ConfigError, match=r"^CRON_REBUILD_INTERVAL=.* use a duration such as 3s"):
+        rebuild_interval({"CRON_REBUILD_INTERVAL": value})
+    assert rebuild_interval({}) == "3s" and rebuild_interval({"CRON_REBUILD_INTERVAL": "1m"}) == "1m"
+
+
+def test_make_up_refuses_it_with_one_line_before_starting_anything(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "STATE_DIR": str(tmp_path / "state"), "STACK_FILE": str(write_stack(tmp_path)),
+           "TICK_SCHEDULE": "@every 5x"}
+    result = subprocess.run([sys.executable, "-m", "infra.stack", "up"], env=env, cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "error: function ticker in stack.yml: schedule '@every 5x' would be skipped by cron-connector: use 5 fields "
+        "(minute hour day month weekday, e.g. '*/5 * * * *'), a descriptor such as @hourly, or @every with a "
+        "duration such as '@every 10s' (fetch-batch: FETCH_SCHEDULE)"
+    ]
+    assert not (tmp_path / "state").exists()
+
+
+def test_the_project_stack_file_schedules_fetch_batch_only():
+    stack = load_stack_file(ROOT / "stack.yml", {})
+    assert cron_functions(stack) == {"fetch-batch": "*/5 * * * *"}
+    check_schedules(stack)
+
+
+def invocations(stack: Stack, name: str) -> int:
+    auth = (stack.config.secret("basic-auth-user"), stack.config.secret("basic-auth-password"))
+    url = f"{stack.config.url('gateway')}/system/function/{name}"
+    return requests.get(url, auth=auth, timeout=5).json()["invocationCount"]
 
 
 @pytest.mark.services
-def test_cron_fires_the_function_through_the_gateway(tmp_path):
-    """supercronic, on a one-second schedule, invokes the function through the real gateway."""
-    import time
-
-    import requests
-
-    from tests.runtime_support import FIXTURES, runtime_stack
-
-    stack_file = tmp_path / "stack.yml"
-    stack_file.write_text(
-        "version: 1.0\nprovider: {name: openfaas, gateway: http://127.0.0.1:8080}\nfunctions:\n"
-        f"  ticker:\n    lang: python3-http-debian\n    handler: {FIXTURES / 'functions' / 'echo'}\n"
-        "    annotations: {topic: cron-function, schedule: '@every 1s'}\n"
-    )
-    with runtime_stack(tmp_path / "state", stack_file) as stack:
+def test_cron_connector_fires_the_function_through_the_gateway_once_a_period(tmp_path):
+    """The real cron-connector, on `@every 2s`, calls the function through the real gateway:
+    at least twice, and one call a period (no second scheduler beside it)."""
+    stack_file = write_stack(tmp_path, handler=str(FIXTURES / "functions" / "echo"))
+    with runtime_stack(tmp_path / "state", stack_file, env={"TICK_SCHEDULE": "@every 2s"}) as stack:
         stack.up(["cron"], progress=lambda line: None)
-        auth = (stack.config.secret("basic-auth-user"), stack.config.secret("basic-auth-password"))
-        url = f"{stack.config.url('gateway')}/system/function/ticker"
-        deadline = time.monotonic() + 20
-        count = 0
-        while count < 2 and time.monotonic() < deadline:
+        deadline = time.monotonic() + 30
+        while invocations(stack, "ticker") < 2 and time.monotonic() < deadline:
             time.sleep(0.5)
-            count = requests.get(url, auth=auth, timeout=5).json()["invocationCount"]
+        first, started = invocations(stack, "ticker"), time.monotonic()
+        time.sleep(12)
+        calls, elapsed = invocations(stack, "ticker") - first, time.monotonic() - started
+        quiet = invocations(stack, "quiet")
+        running = {program for program, state in stack.states().items() if state == "RUNNING"}
         log = (stack.config.logs_dir / "cron.log").read_text()
-    assert count >= 2, f"cron fired {count} time(s) in 20 s; its log:\n{log}"
-    assert "cron: ticker -> 200" in log
+    assert first >= 2, f"cron-connector fired {first} time(s) in 30 s; its log:\n{log}"
+    periods = elapsed / 2
+    assert periods - 1.5 <= calls <= periods + 1.5, f"{calls} calls in {elapsed:.1f} s on @every 2s; log:\n{log}"
+    assert quiet == 0
+    assert running == {"nats", "gateway", "cron", "fn-ticker", "fn-quiet"}, running  # the queue, not a scheduler
+    assert "Response: ticker [200]" in log
+
+
+NOW = datetime(2026, 12, 1, 21, 17, 23, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("schedule, expected", [
+    ("*/5 * * * *", datetime(2026, 12, 1, 21, 20, tzinfo=UTC)),
+    ("@hourly", datetime(2026, 12, 1, 22, 0, tzinfo=UTC)),
+    ("0 6 * * 1", datetime(2026, 12, 7, 6, 0, tzinfo=UTC)),  # Monday 06:00
+    ("@every 10s", None),  # counts from cron-connector's start, not from the clock
+])
+def test_next_firing_of_a_schedule(schedule, expected):
+    assert next_firing(schedule, NOW) == expected
+
+
+@pytest.mark.parametrize("schedule", ["61 * * * *", "*/10 * * * * *", "not a schedule"])
+def test_a_bad_schedule_has_no_next_firing(schedule):
+    with pytest.raises(ConfigError, match="is invalid"):
+        next_firing(schedule, NOW)

@@ -32,8 +32,10 @@ from infra.stack import Stack
 from shared.batches import BatchInfo, list_batches, load_batch
 from shared.schema import COLUMNS, FEATURES
 from shared.settings import Settings
+from tests.faas_cli_support import FaasCli
 from tests.http_support import LoopbackServer, QuietHandler
 from tests.pipeline_support import pipeline_stack, wait_for
+from tests.runtime_support import queued_calls
 
 pytestmark = pytest.mark.services
 
@@ -96,15 +98,11 @@ def minio_events_dir(stack: Stack) -> Path:
     return stack.config.state_dir / "minio" / "events"
 
 
-def gateway_queue_dir(stack: Stack) -> Path:
-    return stack.config.state_dir / "gateway" / "queue"
-
-
 def wait_trained_once(stack: Stack, timeout: float) -> dict:
     """Wait for the champion, then for every notification to be delivered and handled; the trainings."""
     settings = stack.settings()
     version = wait_for(lambda: champion_version(settings), timeout, "a champion")
-    wait_for(lambda: queued_files(minio_events_dir(stack)) == 0 and queued_files(gateway_queue_dir(stack)) == 0,
+    wait_for(lambda: queued_files(minio_events_dir(stack)) == 0 and queued_calls(stack) == 0,
              60, "MinIO's and the gateway's queues to drain")
     time.sleep(3)  # a duplicate training would have registered its parent run by now
     found = trainings(settings)
@@ -118,13 +116,13 @@ def wait_trained_once(stack: Stack, timeout: float) -> dict:
 
 
 def cron_answers(stack: Stack) -> list[str]:
-    """The status codes of fetch-batch in the cron log, in order ('-' when the gateway was not reached)."""
+    """fetch-batch's status codes in cron-connector's log, in order ('-' when the gateway was not reached)."""
     log = stack.config.logs_dir / "cron.log"
     answers = []
     for line in log.read_text(errors="replace").splitlines() if log.exists() else []:
-        if "cron: fetch-batch -> " in line:
-            answers.append(line.split("cron: fetch-batch -> ", 1)[1].split()[0])
-        elif "cron: fetch-batch not reached" in line:
+        if "Response: fetch-batch [" in line:
+            answers.append(line.split("Response: fetch-batch [", 1)[1].split("]")[0])
+        elif "unable to invoke fetch-batch" in line:
             answers.append("-")
     return answers
 
@@ -152,7 +150,7 @@ def e2e(tmp_path_factory):
         yield stack
 
 
-def test_empty_state_to_a_serving_champion(e2e):
+def test_empty_state_to_a_serving_champion(e2e, tmp_path):
     settings = e2e.settings()
     assert champion_version(settings) is None
     up = time.monotonic() - e2e.started_at
@@ -161,18 +159,23 @@ def test_empty_state_to_a_serving_champion(e2e):
     found = wait_trained_once(e2e, 240)
     assert_batches_intact(settings, list(range(1, BATCHES + 1)))
     records = [dict(zip(FEATURES, row, strict=False)) for row in load_batch(settings, settings.group_number, 3)["rows"][:20]]
-    answers = assert_gateway_answers_as_the_champion(e2e.config.url("gateway"), settings, records, found["champion"])
+    cli = FaasCli(e2e.config.url("gateway"), tmp_path / "openfaas")
+    cli.login(e2e.config.secret("basic-auth-user"), e2e.config.secret("basic-auth-password"))  # as the README says
+    answers = assert_gateway_answers_as_the_champion(cli, settings, records, found["champion"])
     total = time.monotonic() - e2e.started_at
     summary("none (demo cycle)", f"stack up {up:.0f} s, 10 batches at {collected:.0f} s, champion v{found['champion']} "
-            f"serving at {total:.0f} s; {answers} answers through the gateway equal the champion's", "nothing")
+            f"serving at {total:.0f} s; {answers} answers through the gateway (HTTP and faas-cli invoke) equal the "
+            "champion's", "nothing")
 
 
-def assert_gateway_answers_as_the_champion(gateway: str, settings: Settings, records: list[dict], version: str) -> int:
+def assert_gateway_answers_as_the_champion(cli: FaasCli, settings: Settings, records: list[dict], version: str) -> int:
+    """Answers through the gateway, by HTTP (one record, a batch, CSV) and by `faas-cli invoke predict`,
+    equal the champion's own predictions."""
     import mlflow
     import numpy as np
     import pandas as pd
 
-    url = f"{gateway}/function/predict"
+    url = f"{cli.gateway}/function/predict"
     single = post_ok(url, json=SAMPLE)
     many = post_ok(url, json={"instances": records})
     buffer = io.StringIO()
@@ -180,7 +183,9 @@ def assert_gateway_answers_as_the_champion(gateway: str, settings: Settings, rec
     writer.writeheader()
     writer.writerows(records)
     from_csv = post_ok(url, data=buffer.getvalue().encode(), headers={"Content-Type": "text/csv"})
-    for answer in (single, many, from_csv):
+    invoked = json.loads(cli("invoke", "predict", "--content-type", "application/json",
+                             input=json.dumps({"instances": records})).stdout)
+    for answer in (single, many, from_csv, invoked):
         assert answer["model"]["version"] == version and answer["model"]["name"] == settings.model_name
 
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
@@ -191,10 +196,12 @@ def assert_gateway_answers_as_the_champion(gateway: str, settings: Settings, rec
     served = single["predictions"] + many["predictions"]
     assert [p["cover_type"] for p in served] == expected_classes
     assert [p["cover_type"] for p in from_csv["predictions"]] == expected_classes[1:]
+    assert invoked["predictions"] == many["predictions"]
+    assert [p["cover_type"] for p in invoked["predictions"]] == expected_classes[1:]
     keys = [str(c) for c in model.classes_]
     served_proba = np.array([[p["probabilities"][k] for k in keys] for p in served])
     assert np.allclose(served_proba, expected_proba, atol=1e-6)
-    return len(served) + len(from_csv["predictions"])
+    return len(served) + len(from_csv["predictions"]) + len(invoked["predictions"])
 
 
 def post_ok(url: str, **kwargs) -> dict:

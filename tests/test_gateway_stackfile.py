@@ -71,3 +71,12 @@ def test_bad_stack_files_fail_with_one_clear_line(tmp_path, text, message):
 def test_missing_stack_file_names_the_setting(tmp_path):
     with pytest.raises(ConfigError, match="STACK_FILE"):
         load_stack_file(tmp_path / "nope.yml", {})
+
+
+def test_yaml_scalars_read_as_faas_cli_sends_them(tmp_path):
+    """Booleans as Go writes them (`false`, not Python's `False`), so `faas-cli diff` sees no drift."""
+    path = write(tmp_path, "functions:\n  a:\n    handler: ./a\n    environment: {SECURE: false, DEBUG: true, N: 6, EMPTY: }\n"
+                           "    annotations: {async: true}\n")
+    function = load_stack_file(path, {}).functions["a"]
+    assert function.environment == {"SECURE": "false", "DEBUG": "true", "N": "6", "EMPTY": ""}
+    assert function.annotations == {"async": "true"}

@@ -10,8 +10,7 @@ import time
 import pytest
 import requests
 
-from infra.stack import Stack
-from tests.conftest import make_stack_config
+from tests.conftest import running_stack
 from tests.predict_support import predict_process, register_model, sample_records
 
 pytestmark = pytest.mark.services
@@ -19,12 +18,8 @@ pytestmark = pytest.mark.services
 
 @pytest.fixture
 def own_stack(tmp_path):
-    started = Stack(make_stack_config(tmp_path / "stack"))
-    try:
-        started.up(["mysql", "minio", "mlflow"], progress=lambda line: None)
+    with running_stack(tmp_path / "stack") as started:
         yield started
-    finally:
-        started.down()
 
 
 def wait_for_status(url: str, wanted: str, timeout: float) -> dict:

@@ -10,10 +10,12 @@ import uuid
 import pytest
 from mlflow import MlflowClient
 
-from infra.gateway.asyncq import CallQueue, Outcome, RetryPolicy, new_call, policy_from_annotations
+from infra.gateway.asyncq import Outcome, RetryPolicy, new_call, policy_from_annotations
+from infra.gateway.natsq import JetStreamQueue, QueueSettings
 from shared.health import minio_client
 from shared.retrain import TrainingState, put_json, read_json
 from shared.settings import load_settings
+from tests.conftest import running_stack
 from tests.train_support import event, isolate, load_handler, minio_event_body, store_batches, webhook_headers
 
 pytestmark = pytest.mark.services
@@ -58,8 +60,14 @@ RETRY_ANNOTATIONS = {"com.openfaas.retry.attempts": "10", "com.openfaas.retry.co
                      "com.openfaas.retry.min_wait": "200ms", "com.openfaas.retry.max_wait": "1s"}
 
 
-def test_an_async_call_that_finds_a_dead_holders_lock_is_retried_until_it_trains(stack_env, monkeypatch,
-                                                                                  tmp_path):
+@pytest.fixture
+def queue_stack(tmp_path):
+    """A NATS of its own (no gateway consumes its stream), started before the test's lease clock runs."""
+    with running_stack(tmp_path, services=("nats",)) as started:
+        yield started
+
+
+def test_an_async_call_that_finds_a_dead_holders_lock_is_retried_until_it_trains(stack_env, monkeypatch, queue_stack):
     isolate(monkeypatch, "retried")
     monkeypatch.setenv("BATCH_THRESHOLD", "2")
     monkeypatch.setenv("TRAINING_LOCK_LEASE_SECONDS", str(LEASE))
@@ -72,7 +80,7 @@ def test_an_async_call_that_finds_a_dead_holders_lock_is_retried_until_it_trains
         MlflowClient(settings.mlflow_tracking_uri).create_experiment(settings.experiment_name),
         tags={"training_id": "killed", "kind": "training"})
 
-    outcomes = asyncio.run(run_through_queue(tmp_path, minio_event_body(settings, 2), webhook_headers(settings)))
+    outcomes = asyncio.run(run_through_queue(queue_stack, minio_event_body(settings, 2), webhook_headers(settings)))
 
     statuses = [outcome.status for outcome in outcomes]
     assert statuses[:2] == [429, 429] and statuses[-1] == 200, statuses  # retried while the lease ran
@@ -85,8 +93,9 @@ def test_an_async_call_that_finds_a_dead_holders_lock_is_retried_until_it_trains
     print(f"\nasync call answered {statuses} and trained once the dead holder's lease ended")
 
 
-async def run_through_queue(directory, body: bytes, headers: dict) -> list[Outcome]:
-    """One async call through the gateway's queue, train-model's handler as the function; every run's outcome."""
+async def run_through_queue(stack, body: bytes, headers: dict) -> list[Outcome]:
+    """One async call through the gateway's queue on `stack`'s NATS JetStream, train-model's handler as the
+    function; every run's outcome."""
     handler = load_handler()
     outcomes: list[Outcome] = []
     reported = asyncio.Event()
@@ -100,9 +109,12 @@ async def run_through_queue(directory, body: bytes, headers: dict) -> list[Outco
         reported.set()
 
     policy = policy_from_annotations(RETRY_ANNOTATIONS, RetryPolicy(attempts=3, min_wait=1.0, max_wait=60.0))
-    queue = CallQueue(directory, invoke, report, workers=1, policy_for=lambda name: policy)
+    url = f"nats://{stack.config.host}:{stack.config.ports['nats']}"
+    settings = QueueSettings(url, stack.config.secret("nats-password"), max_calls=10, max_bytes=1024 * 1024,
+                             ack_wait=30, workers=1, callbacks_at_once=1)
+    queue = JetStreamQueue(settings, invoke, report, policy_for=lambda name: policy)
     await queue.start()
-    queue.accept(new_call("train-model", "POST", "", "", [], body, None))
+    await queue.accept(new_call(str(uuid.uuid4()), "train-model", "POST", "", "", [], body, None))
     try:
         await asyncio.wait_for(reported.wait(), timeout=120)
     finally:

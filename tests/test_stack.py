@@ -102,7 +102,7 @@ def test_wrong_minio_credentials_give_one_clear_line(own_stack, tmp_path):
         check_minio(settings)
     assert str(caught.value) == (
         f"MinIO at {settings.minio_endpoint} rejected the credentials (SignatureDoesNotMatch): "
-        "check the minio-access-key and minio-secret-key secrets"
+        "check the MinIO secrets (minio-access-key and minio-secret-key, or the role's own)"
     )
 
 

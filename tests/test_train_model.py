@@ -14,8 +14,9 @@ import pytest
 from mlflow import MlflowClient
 
 from infra.data_api.synthetic import generate
-from shared import training
+from shared import tracking, training
 from shared.health import minio_client
+from shared.model_file import CHECKSUM_TAG
 from shared.retrain import TrainingState, put_json, read_json
 from shared.schema import FEATURES
 from tests.train_support import (
@@ -95,6 +96,7 @@ def test_tenth_batch_trains_once_and_replays_do_not(stack_env, monkeypatch, hand
     assert len(versions) == 3
     assert {v.tags["family"] for v in versions} == set(training.FAMILIES)
     assert all(v.tags["training_id"] == trained["training_id"] for v in versions)
+    assert all(len(v.tags[CHECKSUM_TAG]) == 64 for v in versions)  # the skops file's SHA-256, for predict
     assert champion_version(client, settings.model_name) == trained["decision"]["best_version"]
     assert trained["decision"]["reason"] == "first champion"
     assert_champion_serves_raw_rows(settings.model_name)
@@ -127,7 +129,7 @@ def assert_tracked_in_mysql_and_minio(settings, client, parent_run_id: str, chil
     experiment_id = client.get_experiment_by_name(settings.experiment_name).experiment_id
     keys = [obj.object_name for obj in
             minio_client(settings).list_objects(settings.artifact_bucket, prefix=f"{experiment_id}/", recursive=True)]
-    assert any(key.endswith("/model.pkl") for key in keys), keys[:20]
+    assert any(key.endswith("/model.skops") for key in keys), keys[:20]
     assert any(key.endswith(f"{child_run_id}/artifacts/confusion_matrix.png") for key in keys)
 
 
@@ -157,9 +159,9 @@ def register_memorizing_champion(settings) -> str:
     pipeline.fit(frame[list(FEATURES)], frame["Cover_Type"])
     mlflow.set_experiment(settings.experiment_name)
     with mlflow.start_run(run_name="memorizing-champion"):
-        info = mlflow.sklearn.log_model(pipeline, name="model", serialization_format="pickle",
-                                        registered_model_name=settings.model_name)
+        info, sha256 = tracking.log_skops_model(pipeline, registered_model_name=settings.model_name)
     version = str(info.registered_model_version)
+    MlflowClient().set_model_version_tag(settings.model_name, version, CHECKSUM_TAG, sha256)
     MlflowClient().set_registered_model_alias(settings.model_name, "champion", version)
     return version
 

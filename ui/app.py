@@ -1,7 +1,7 @@
 """The NiceGUI app: `build_app(backend)` makes the root page, `python -m ui.app` serves it.
 
-Four pages under one header (NiceGUI sub pages): Pipeline, Predict, Experiments,
-Models. Nothing happens at import time; tests build the app with a fake backend.
+Five pages under one header (NiceGUI sub pages): Pipeline, Predict, Experiments,
+Models, Operations. Nothing happens at import time; tests build the app with a fake backend.
 """
 
 from __future__ import annotations
@@ -17,20 +17,23 @@ from shared.settings import load_settings
 from ui.backend import Backend, BackendApi, gateway_url
 from ui.experiments_page import experiments_page
 from ui.models_page import models_page
+from ui.operations_page import operations_page
 from ui.pipeline_page import pipeline_page
 from ui.predict_page import predict_page
 
 TITLE = "Covertype pipeline"
-PAGES = {"/": "Pipeline", "/predict": "Predict", "/experiments": "Experiments", "/models": "Models"}
+PAGES = {"/": "Pipeline", "/predict": "Predict", "/experiments": "Experiments", "/models": "Models",
+         "/operations": "Operations"}
 
 
 def build_app(backend: BackendApi) -> Callable[[], None]:
-    """The root page function to pass to `ui.run`: header, navigation and the four pages."""
+    """The root page function to pass to `ui.run`: header, navigation and the pages."""
     routes = {
         "/": lambda: pipeline_page(backend),
         "/predict": lambda: predict_page(backend),
         "/experiments": lambda: experiments_page(backend),
         "/models": lambda: models_page(backend),
+        "/operations": lambda: operations_page(backend),
     }
 
     def root() -> None:

@@ -8,6 +8,7 @@ import base64
 from nicegui import ui
 
 from ui.backend import BackendApi
+from ui.charts import importance_options
 from ui.widgets import banner, fmt_score, fmt_time, load, section
 
 SCORES = {"accuracy": "Accuracy", "f1": "F1 (weighted)", "precision": "Precision", "recall": "Recall"}
@@ -51,6 +52,7 @@ async def experiments_page(backend: BackendApi) -> None:
         else:
             ui.label("No scores to compare yet.")
     await confusion_matrix(backend, champion, champion_problem)
+    await importance_chart(backend, champion, champion_problem)
 
 
 def runs_table(runs: list[dict] | None) -> None:
@@ -93,3 +95,17 @@ async def confusion_matrix(backend: BackendApi, champion: dict | None, champion_
         else:
             source = "data:image/png;base64," + base64.b64encode(png).decode()
             ui.image(source).props("no-transition no-spinner").classes("max-w-xl").mark("confusion-matrix")
+
+
+async def importance_chart(backend: BackendApi, champion: dict | None, champion_problem: str | None) -> None:
+    with section("What the champion relies on: permutation importance on the holdout"):
+        if champion_problem or champion is None or not champion.get("run_id"):
+            ui.label("No champion to explain (see above).")
+            return
+        importance, problem = await load(lambda: backend.importance(champion["run_id"]))
+        if problem:
+            banner(problem)
+        elif not importance:
+            ui.label("This run logged no permutation importance.")
+        else:
+            ui.echart(importance_options(importance)).classes("w-full h-96").mark("importance-chart")

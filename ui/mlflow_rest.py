@@ -2,14 +2,18 @@
 
 The UI talks to MLflow's public REST API with `requests` instead of the `mlflow`
 client: the client retries for minutes when the server is down (the UI must show a
-banner within seconds) and importing it would slow the UI's start-up.
+banner within seconds) and importing it would slow the UI's start-up. Every call carries
+basic auth: the UI's own MLflow user (which may only read), or, to move an alias, the
+credentials the admin typed in (MLflow itself decides whether they may).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import requests
 
-from shared.errors import ServiceUnavailable, UpstreamError
+from shared.errors import ServiceUnavailable, Unauthorized, UpstreamError
 
 API = "/api/2.0/mlflow"
 
@@ -19,18 +23,21 @@ class NotFound(UpstreamError):
 
 
 class MlflowRest:
-    def __init__(self, base_url: str, timeout: float):
+    def __init__(self, base_url: str, timeout: float, credentials: Callable[[], tuple[str, str]]):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.credentials = credentials  # read per call: a missing secret shows as a banner, not a crash
 
-    def call(self, method: str, path: str, **kwargs) -> requests.Response:
+    def call(self, method: str, path: str, auth: tuple[str, str] | None = None, **kwargs) -> requests.Response:
         url = f"{self.base_url}{path}"
         try:
-            response = requests.request(method, url, timeout=self.timeout, **kwargs)
+            response = requests.request(method, url, timeout=self.timeout, auth=auth or self.credentials(), **kwargs)
         except requests.RequestException as exc:
             raise ServiceUnavailable(
                 f"MLflow at {self.base_url} is not reachable ({type(exc).__name__})"
             ) from None
+        if response.status_code in (401, 403):
+            raise Unauthorized(f"MLflow refused {path} for these credentials ({response.status_code})")
         if response.status_code == 404 or _error_code(response) == "RESOURCE_DOES_NOT_EXIST":
             raise NotFound(f"MLflow has no {path.rsplit('/', 1)[-1]} for this request")
         if response.status_code >= 500:
@@ -84,8 +91,9 @@ class MlflowRest:
         except NotFound:
             return None
 
-    def set_alias(self, name: str, alias: str, version: str) -> None:
-        self.call("POST", f"{API}/registered-models/alias", json={"name": name, "alias": alias, "version": version})
+    def set_alias(self, name: str, alias: str, version: str, auth: tuple[str, str]) -> None:
+        self.call("POST", f"{API}/registered-models/alias", auth=auth,
+                  json={"name": name, "alias": alias, "version": version})
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[dict]:
         params = {"run_id": run_id, **({"path": path} if path else {})}

@@ -8,7 +8,8 @@ import time
 from nicegui import ui
 
 from ui.backend import BackendApi
-from ui.widgets import banner, fmt_score, fmt_time, load, section
+from ui.charts import class_shares_options, drift_heatmap_options
+from ui.widgets import banner, fmt_score, fmt_time, live, load, section
 
 REFRESH_SECONDS = 10.0
 STATE_COLORS = {"waiting": "grey", "running": "blue", "done": "positive", "failed": "negative"}
@@ -17,36 +18,18 @@ SERVICE_NAMES = {"mysql": "MySQL", "minio": "MinIO", "mlflow": "MLflow", "gatewa
 
 async def collect(backend: BackendApi) -> dict:
     """One snapshot of the pipeline; each part is (value, problem)."""
-    health, batches, champion = await asyncio.gather(
-        load(backend.health), load(backend.batches), load(backend.champion)
+    health, batches, champion, reports = await asyncio.gather(
+        load(backend.health), load(backend.batches), load(backend.champion), load(backend.quality_reports)
     )
     stored = None if batches[0] is None else len(batches[0])
     training = await load(lambda: backend.training_state(stored))
-    return {"health": health, "batches": batches, "champion": champion, "training": training}
+    return {"health": health, "batches": batches, "champion": champion, "training": training, "quality": reports}
 
 
 async def pipeline_page(backend: BackendApi, refresh_seconds: float = REFRESH_SECONDS) -> None:
     ui.label("Pipeline").classes("text-2xl")
     body = ui.column().classes("w-full gap-4")
-    busy = False
-
-    async def refresh() -> None:
-        nonlocal busy
-        if busy:
-            return
-        busy = True
-        try:
-            snapshot = await collect(backend)
-            if body.is_deleted:  # the visitor left while the backend answered
-                return
-            body.clear()
-            with body:
-                render(snapshot, backend.batch_threshold)
-        finally:
-            busy = False
-
-    await refresh()
-    ui.timer(refresh_seconds, refresh)
+    await live(body, lambda: collect(backend), lambda snapshot: render(snapshot, backend.batch_threshold), refresh_seconds)
 
 
 def render(snapshot: dict, threshold: int) -> None:
@@ -60,6 +43,7 @@ def render(snapshot: dict, threshold: int) -> None:
     with ui.row().classes("w-full gap-4 items-stretch"):
         training_card(snapshot["training"][0])
         champion_card(snapshot["champion"])
+    quality_card(snapshot["quality"][0])
     ui.label(f"Updated {fmt_time(time.time() * 1000)}; refreshes by itself.").classes("text-xs text-gray-500")
 
 
@@ -126,3 +110,26 @@ def champion_card(champion: tuple[dict | None, str | None]) -> None:
             ui.label(f"{value['family'] or 'model'} · version {value['version']}").classes("text-base font-medium")
             ui.label(f"accuracy {fmt_score(value['accuracy'])} · F1 {fmt_score(value['f1'])}")
             ui.label(f"since {fmt_time(value.get('updated') or value.get('created'))}")
+
+
+def quality_card(reports: list[dict] | None) -> None:
+    with section("Data quality and drift"):
+        if reports is None:
+            ui.label("Data quality unavailable (see the banner above).")
+            return
+        if not reports:
+            ui.label("No batch has a data-quality report yet: fetch-batch writes one with each batch.")
+            return
+        flagged = [r for r in reports if r.get("flagged")]
+        summary = "; ".join(f"batch {r['batch_number']}: {', '.join(r['flagged_features'])}" for r in flagged)
+        ui.label(f"Flagged for drift: {summary}" if flagged else "No batch drifts past its threshold.").mark(
+            "quality-flags")
+        repeated = sum(r.get("rows_repeated_earlier", 0) for r in reports)
+        ui.label(f"{repeated} rows repeat rows of earlier batches; "
+                 f"{sum(r.get('rows_repeated_within', 0) for r in reports)} repeat within their batch.")
+        ui.label("Drift per batch and feature, divided by its flag threshold (PSI for numeric features, "
+                 "Jensen-Shannon distance for the categorical ones and Cover_Type; 1 = flagged)").classes("text-sm")
+        ui.echart(drift_heatmap_options(reports)).classes("w-full").style(
+            f"height: {220 + 28 * len(reports)}px").mark("drift-heatmap")
+        ui.label("Class shares per batch (% of its rows)").classes("text-sm")
+        ui.echart(class_shares_options(reports)).classes("w-full h-72").mark("class-shares")

@@ -129,9 +129,10 @@ def show_answer(result: dict | None, problem: str | None) -> None:
     if pairs:
         ui.echart({
             "animation": False,
-            "grid": {"left": 130, "right": 30, "top": 10, "bottom": 30},
-            "xAxis": {"type": "value", "max": 1},
-            "yAxis": {"type": "category", "data": [name for name, _ in pairs]},
+            "grid": {"left": 130, "right": 30, "top": 30, "bottom": 45},
+            "xAxis": {"type": "value", "max": 1, "name": "probability (0 to 1)", "nameLocation": "middle",
+                      "nameGap": 28},
+            "yAxis": {"type": "category", "data": [name for name, _ in pairs], "name": "cover type"},
             "series": [{"type": "bar", "data": [round(p, 4) for _, p in pairs]}],
         }).classes("w-full h-64").mark("probability-chart")
 

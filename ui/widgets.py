@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -27,6 +27,31 @@ async def load(fetch: Callable[[], T]) -> tuple[T | None, str | None]:
         return await run.io_bound(fetch), None
     except PipelineError as exc:
         return None, describe(exc)
+
+
+async def live(body: ui.element, collect: Callable[[], Awaitable[T]], render: Callable[[T], None],
+               refresh_seconds: float) -> None:
+    """Render `collect()`'s snapshot into `body` now and every `refresh_seconds`; a refresh that
+    finds the previous one still waiting on the backend is skipped, not queued."""
+    busy = False
+
+    async def refresh() -> None:
+        nonlocal busy
+        if busy:
+            return
+        busy = True
+        try:
+            snapshot = await collect()
+            if body.is_deleted:  # the visitor left while the backend answered
+                return
+            body.clear()
+            with body:
+                render(snapshot)
+        finally:
+            busy = False
+
+    await refresh()
+    ui.timer(refresh_seconds, refresh)
 
 
 def describe(exc: PipelineError) -> str:

@@ -5,12 +5,12 @@ lock) and shared/training.py / shared/tracking.py (the models, MLflow, the regis
 200: waiting k/10, already trained, ignored, or trained (with a summary); 429: in
 progress elsewhere (the body names the holder; the gateway's queue retries the call, see
 the com.openfaas.retry.* annotations in stack.yml); 400: bad body; 401: neither the
-webhook token nor admin basic auth; 405: not a POST; 500: the training failed (runs
-FAILED, champion unchanged, retry later).
+webhook token nor admin basic auth; 403: `force` without the admin's basic auth; 405:
+not a POST; 500: the training failed (runs FAILED, champion unchanged, retry later).
 """
 
 from shared.errors import MethodNotAllowed, PipelineError, error_response
-from shared.retrain import authorize, handle_call, http_status, parse_call
+from shared.retrain import authorize, check_allowed, handle_call, http_status, parse_call
 from shared.settings import load_settings
 
 JSON = {"Content-Type": "application/json"}
@@ -21,8 +21,10 @@ def handle(event, context):
         if event.method != "POST":
             raise MethodNotAllowed(f"method: train-model takes POST, not {event.method}")
         settings = load_settings()
-        authorize(settings, event.headers)
-        result = handle_call(settings, parse_call(event.body))
+        caller = authorize(settings, event.headers)
+        call = parse_call(event.body)
+        check_allowed(call, caller)
+        result = handle_call(settings, call)
     except PipelineError as exc:
         return error_response(exc)
     return {"statusCode": http_status(result), "body": result, "headers": JSON}

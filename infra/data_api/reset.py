@@ -16,6 +16,7 @@ import requests
 from infra.config import load_stack_config
 from infra.data_api.config import MAX_BATCHES, load_config
 from infra.data_api.state import BatchClock
+from infra.running import running
 from shared.batches import delete_batches
 from shared.errors import PipelineError
 from shared.settings import Settings, load_settings
@@ -40,8 +41,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--keep-batches", action="store_true", help="leave the stored batches alone")
     args = parser.parse_args(argv)
     try:
-        # the local stack's addresses and secrets dir, unless the environment says otherwise
-        settings = load_settings({**load_stack_config().service_env(), **os.environ})
+        found = running()  # make up's stack or the demo's, whichever runs
+        if found:
+            print(f"on {found[0].title}")
+            settings = found[0].settings()
+        else:  # the local stack's addresses and secrets dir, unless the environment says otherwise
+            settings = load_settings({**load_stack_config().service_env(), **os.environ})
         group = args.group or settings.group_number
         print(restart_api(settings, group))
         if not args.keep_batches:

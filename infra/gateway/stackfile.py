@@ -77,12 +77,19 @@ def parse_duration(raw: str) -> float:
     return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
 
 
+def _text(value) -> str:
+    """A YAML scalar as faas-cli sends it: booleans `true`/`false` (as Go writes them), not Python's `True`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
 def _strings(mapping, where: str) -> dict[str, str]:
     if mapping is None:
         return {}
     if not isinstance(mapping, dict):
         raise ConfigError(f"{where} must be a mapping of names to values")
-    return {str(key): "" if value is None else str(value) for key, value in mapping.items()}
+    return {str(key): _text(value) for key, value in mapping.items()}
 
 
 def _function(name: str, spec: dict, base: Path) -> Function:

@@ -10,6 +10,13 @@ The contract: `handle(event, context)` gets `event.body` (bytes), `event.headers
 with `statusCode` (default 200), `body` (dict or list -> JSON; str or bytes as is) and
 `headers`. An exception in the handler becomes a 500 with a short JSON message; the
 traceback goes to the function's log, never to the caller.
+
+Slow clients: a connection idle for FUNCTION_IDLE_TIMEOUT seconds is closed (waitress's
+channel_timeout), and so is one whose request (head and body) has not fully arrived
+FUNCTION_READ_TIMEOUT seconds after its first byte, however steadily it trickles in
+(waitress itself only counts idle time). Answers carry no Server header. The
+`X-Forwarded-For` / `-Host` headers are believed only from FUNCTION_TRUSTED_PROXY (the
+gateway, on loopback) and dropped from anyone else.
 """
 
 from __future__ import annotations
@@ -19,11 +26,13 @@ import json
 import logging
 import os
 import sys
+import time
 import types
 from pathlib import Path
 
 from flask import Flask, Response, request
-from waitress import serve
+from waitress.channel import HTTPChannel
+from waitress.server import TcpWSGIServer
 
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 log = logging.getLogger("function")
@@ -90,17 +99,55 @@ def create_app(handler) -> Flask:
     return app
 
 
-def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    function_dir = Path(os.getenv("FUNCTION_DIR", Path(__file__).resolve().parent / "function"))
-    app = create_app(load_handler(function_dir))
-    serve(
+class DeadlineChannel(HTTPChannel):
+    """A channel that notes when the request it is reading began."""
+
+    request_started = 0.0
+
+    def received(self, data):
+        if self.request is None and data:
+            self.request_started = time.monotonic()
+        return super().received(data)
+
+
+class DeadlineServer(TcpWSGIServer):
+    """waitress, closing connections whose request takes longer than `read_timeout` to arrive."""
+
+    channel_class = DeadlineChannel
+    read_timeout = 30.0
+
+    def maintenance(self, now):
+        super().maintenance(now)
+        cutoff = time.monotonic() - self.read_timeout
+        for channel in list(self.active_channels.values()):
+            if channel.request is not None and channel.request_started < cutoff:
+                channel.will_close = True
+
+
+def serve(app) -> None:
+    idle = int(os.getenv("FUNCTION_IDLE_TIMEOUT", "60"))  # whole seconds: waitress's own settings are ints
+    DeadlineServer.read_timeout = float(os.getenv("FUNCTION_READ_TIMEOUT", "30"))
+    server = DeadlineServer(
         app,
         host=os.getenv("FUNCTION_HOST", "127.0.0.1"),
         port=int(os.getenv("FUNCTION_PORT", "5000")),
         threads=int(os.getenv("WAITRESS_THREADS", "8")),
         ident=None,
+        channel_timeout=idle,
+        cleanup_interval=1,  # how often both timeouts are checked
+        max_request_body_size=int(os.getenv("FUNCTION_MAX_BODY_BYTES", str(64 * 1024 * 1024))),
+        # the gateway (or of-watchdog) in front sets these; waitress drops them from anyone else
+        trusted_proxy=os.getenv("FUNCTION_TRUSTED_PROXY", "127.0.0.1"),
+        trusted_proxy_count=1,
+        trusted_proxy_headers={"x-forwarded-for", "x-forwarded-host"},
     )
+    server.run()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    function_dir = Path(os.getenv("FUNCTION_DIR", Path(__file__).resolve().parent / "function"))
+    serve(create_app(load_handler(function_dir)))
 
 
 if __name__ == "__main__":

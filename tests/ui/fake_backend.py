@@ -11,6 +11,7 @@ PNG = bytes.fromhex(
 MLFLOW_DOWN = "MLflow at http://127.0.0.1:5000 is not reachable (ConnectionError)"
 MINIO_DOWN = "MinIO at 127.0.0.1:9000 is not reachable (MaxRetryError)"
 GATEWAY_DOWN = "gateway at http://127.0.0.1:8080 is not reachable (ConnectionError)"
+PROMETHEUS_DOWN = "Prometheus at http://127.0.0.1:9090 is not reachable (ConnectionError)"
 
 
 class FakeBackend:
@@ -42,7 +43,7 @@ class FakeBackend:
         ]
 
     def _require(self, service: str) -> None:
-        messages = {"mlflow": MLFLOW_DOWN, "minio": MINIO_DOWN, "gateway": GATEWAY_DOWN}
+        messages = {"mlflow": MLFLOW_DOWN, "minio": MINIO_DOWN, "gateway": GATEWAY_DOWN, "prometheus": PROMETHEUS_DOWN}
         if service in self.down:
             raise ServiceUnavailable(messages[service])
 
@@ -75,6 +76,32 @@ class FakeBackend:
         self._require("mlflow")
         return PNG
 
+    def quality_reports(self) -> list[dict]:
+        self._require("minio")
+        return [quality_report(b["number"], flagged=b["number"] == 3) for b in self.stored_batches]
+
+    def importance(self, run_id: str) -> dict | None:
+        self._require("mlflow")
+        return {"Elevation": {"mean": 0.31, "std": 0.01}, "Soil_Type": {"mean": 0.08, "std": 0.004},
+                "Aspect": {"mean": 0.002, "std": 0.001}}
+
+    def operations(self) -> dict:
+        self._require("prometheus")
+        now = 1_790_000_000.0
+        points = lambda base: [(now + 15 * i, base * (1 + i % 3)) for i in range(5)]  # noqa: E731
+        return {"calls": {"predict": points(2.0), "fetch-batch": points(0.01)}, "errors": {"predict": points(0.01)},
+                "p50": {"predict": points(0.012)}, "p99": {"predict": points(0.08)}}
+
+    def functions(self) -> list[dict]:
+        self._require("gateway")
+        return [{"name": "fetch-batch", "schedule": "*/5 * * * *", "next_firing": "2026-11-27T05:05:00+00:00"},
+                {"name": "predict"}]
+
+    def function_logs(self, name: str, tail: int) -> list[dict]:
+        self._require("gateway")
+        return [{"name": name, "namespace": "openfaas-fn", "instance": f"{name}-1",
+                 "timestamp": f"2026-11-27T05:0{i}:00Z", "text": f"{name} line {i}"} for i in range(min(tail, 3))]
+
     def predict(self, record) -> dict:
         self._require("gateway")
         if self.predict_error:
@@ -100,3 +127,15 @@ class FakeBackend:
         self.promoted.append(version)
         for entry in self.version_list:
             entry["aliases"] = ["champion"] if entry["version"] == version else []
+
+
+def quality_report(number: int, flagged: bool) -> dict:
+    """A batch's report shaped as shared/quality.py writes it."""
+    values = {"Elevation": 1.2 if flagged else 0.01, "Aspect": 0.003, "Soil_Type": 0.04,
+              "Cover_Type": 0.12 if flagged else 0.02}
+    features = ["Elevation", "Cover_Type"] if flagged else []
+    shares = {"1": 0.49, "2": 0.37} if flagged else {"1": 0.37, "2": 0.49}
+    return {"batch_number": number, "rows": 5810, "rows_repeated_within": 0, "rows_repeated_earlier": 4,
+            "class_shares": {**shares, "3": 0.14}, "thresholds": {"psi": 0.2, "js": 0.1},
+            "drift": {"earlier": {"batches": list(range(1, number)), "values": values, "flagged_features": features}},
+            "flagged": flagged, "flagged_features": features}

@@ -2,7 +2,8 @@
 
 The UI runs as its own process, started the way `make up` starts it (`infra.launch ui`),
 and must answer within 5 s. The browser visits every page and saves a screenshot of
-each under test-output/screenshots/ for a reviewer, and submits the predict form to the
+each under test-output/screenshots/ for a reviewer (the Operations page with calls that the
+real Prometheus scraped), and submits the predict form to the
 real predict function behind the session's gateway and reads the label.
 """
 
@@ -37,10 +38,12 @@ CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 
 @pytest.fixture(scope="module")
 def pipeline_settings(stack, gateway) -> Settings:
-    """Ten stored batches and one real training (train-model's code) in a bucket and experiment of
-    this module's own. The model is the stack's MODEL_NAME: the one predict serves behind the gateway."""
+    """Ten stored batches and one real training (train-model's code) for a group and experiment of
+    this module's own. The model is the stack's MODEL_NAME: the one predict serves behind the gateway.
+    The batches go in the stack's own bucket: the UI runs as the web-ui role, whose MinIO policy
+    covers that bucket only (the stack's train-model ignores another group's events)."""
     suffix = uuid.uuid4().hex[:6]
-    settings = dataclasses.replace(stack.settings(), batch_bucket=f"ui-browser-{suffix}",
+    settings = dataclasses.replace(stack.settings(), group_number=1000 + int(suffix, 16) % 9000,
                                    experiment_name=f"ui-browser-{suffix}")
     store_batches(settings, range(1, settings.batch_threshold + 1))
     result = handle_call(settings, parse_call(b'{"force": true}'))
@@ -55,7 +58,7 @@ def ui_server(stack, pipeline_settings, tmp_path_factory):
     # NiceGUI changes how it runs when it sees pytest's variables: the UI must run as in production
     outside = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
     env = {**outside, **stack.config.service_env(), "UI_PORT": str(port),
-           "BATCH_BUCKET": pipeline_settings.batch_bucket, "EXPERIMENT_NAME": pipeline_settings.experiment_name,
+           "GROUP_NUMBER": str(pipeline_settings.group_number), "EXPERIMENT_NAME": pipeline_settings.experiment_name,
            "MODEL_NAME": pipeline_settings.model_name}
     log_path = tmp_path_factory.mktemp("ui") / "ui.log"
     log = log_path.open("w")
@@ -156,6 +159,28 @@ def test_every_page_renders_in_a_browser(browser, ui_server, path, name, expecte
         wait_for_element(browser, "//img[starts-with(@src, 'data:image/png')]")
     assert "Traceback" not in browser.page_source
     assert screenshot(browser, name).stat().st_size > 10_000
+
+
+def test_operations_page_shows_calls_and_logs(browser, ui_server, prometheus, gateway):
+    """Calls through the gateway, scraped by the real Prometheus, drawn on the Operations page."""
+    from tests.test_prometheus import query, wait_for
+
+    for _ in range(3):  # three bursts a scrape apart: the rate charts get points
+        for _ in range(10):
+            requests.get(f"{gateway}/function/predict", timeout=30)
+        time.sleep(6)
+    rate = 'sum(rate(gateway_function_invocation_total{function_name="predict.openfaas-fn"}[1m]))'
+    wait_for(lambda: (query(prometheus, rate) or 0) > 0, "Prometheus has a predict rate")
+    url, _ = ui_server
+    browser.get(url + "/operations")
+    wait_for_text(browser, "fetch-batch: schedule */5 * * * *")
+    wait_for_text(browser, "Function logs")
+    wait_for_element(browser, "//div[contains(@class, 'nicegui-echart')]//canvas")
+    page = browser.page_source
+    assert "Traceback" not in page and "not reachable" not in page and "Log unavailable" not in page
+    assert "No calls recorded" not in page
+    time.sleep(1)  # the charts draw once their options arrive
+    assert screenshot(browser, "operations").stat().st_size > 10_000
 
 
 def test_prediction_through_the_form(browser, ui_server):

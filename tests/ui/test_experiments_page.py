@@ -36,3 +36,12 @@ async def test_no_runs_yet(user, backend):
     await user.should_see("No runs yet: training starts once enough batches are stored.")
     await user.should_see("No champion yet.")
 
+
+
+async def test_shows_the_champions_permutation_importance(user):
+    await user.open("/experiments")
+    await user.should_see(marker="importance-chart")
+    chart = user.find(marker="importance-chart").elements.pop()
+    assert chart.options["yAxis"]["data"] == ["Aspect", "Soil_Type", "Elevation"]  # the largest on top
+    assert chart.options["series"][0]["data"] == [0.002, 0.08, 0.31]
+    assert "accuracy lost" in chart.options["xAxis"]["name"]

@@ -65,3 +65,19 @@ async def test_a_failed_training_shows_its_reason(user, backend):
     await user.should_see("failed")
     await user.should_see("random_forest: failed")
     await user.should_see("training t-0002")
+
+
+async def test_shows_drift_heatmap_class_shares_and_the_flag(user):
+    await user.open("/")
+    await user.should_see("Flagged for drift: batch 3: Elevation, Cover_Type")
+    heatmap = user.find(marker="drift-heatmap").elements.pop().options
+    assert heatmap["yAxis"]["data"] == ["batch 1", "batch 2", "batch 3"]
+    assert heatmap["xAxis"]["data"] == ["Elevation", "Aspect", "Soil_Type", "Cover_Type"]
+    cells = {(x, y): value for x, y, value in heatmap["series"][0]["data"]}
+    assert cells[(0, 2)] == pytest.approx(1.2 / 0.2) and cells[(3, 2)] == pytest.approx(0.12 / 0.1)  # ÷ threshold
+    assert cells[(0, 0)] == pytest.approx(0.01 / 0.2)
+    assert heatmap["xAxis"]["name"] == "feature" and heatmap["yAxis"]["name"] == "batch"
+    shares = user.find(marker="class-shares").elements.pop().options
+    assert shares["yAxis"]["name"].startswith("share of rows (%)")
+    assert [s["name"] for s in shares["series"]] == ["1 Spruce/Fir", "2 Lodgepole Pine", "3 Ponderosa Pine"]
+    assert shares["series"][0]["data"] == [37.0, 37.0, 49.0]
