@@ -25,6 +25,7 @@ import requests
 
 from shared.schema import CATEGORIES, FEATURES
 from tests.predict_support import ROOT, free_port
+from tests.process_support import stop_process
 
 PEERS_DIR = Path(__file__).resolve().parent / "peers"
 VENVS = ROOT / ".bench"
@@ -64,12 +65,7 @@ def process(command: list[str], env: dict[str, str], log_path: Path, cwd: Path |
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc, grace=20)
 
 
 def peer_bin(name: str, progress: Callable[[str], None] = print) -> Path:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from shared.schema import CATEGORIES, FEATURES, NUMERIC_FEATURES, NUMERIC_RANGES
+from tests.process_support import stop_process
 
 
 class FixedHolder:
@@ -153,9 +154,4 @@ def predict_process(env: dict[str, str], log_path: Path, port: int | None = None
         wait_for_port(port, 30, proc)
         yield f"http://127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)

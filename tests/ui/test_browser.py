@@ -25,6 +25,7 @@ from infra.config import ROOT
 from shared.retrain import handle_call, parse_call
 from shared.settings import Settings
 from tests.conftest import free_port
+from tests.process_support import stop_process
 from tests.train_support import store_batches
 
 pytestmark = pytest.mark.services
@@ -70,12 +71,7 @@ def ui_server(stack, pipeline_settings, tmp_path_factory):
         answered = wait_until_answers(url, process, log_path, timeout=30) - started
         yield url, answered
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         log.close()
 
 
