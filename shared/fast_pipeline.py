@@ -9,8 +9,10 @@ numpy arrays when the request is small. Leaf values are summed in the booster's 
 order, so probabilities equal its `predict_proba` exactly.
 
 `FastPipeline.compile` accepts only the shapes `shared.training` builds (and the
-plain variants tests use); anything else returns None and predict uses the pipeline
-as is. It also scores a probe sample both ways and refuses itself on any difference.
+plain variants tests use); anything else, and any error while compiling (a
+scikit-learn internal it reads may be renamed), returns None and predict uses the
+pipeline as is. It also scores a probe sample both ways and refuses itself on any
+difference.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from shared.schema import CATEGORIES, FEATURES, NUMERIC_RANGES
-from shared.training import single_threaded_math
+from shared.threads import single_threaded_math
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +52,18 @@ class FastPipeline:
 
     @classmethod
     def compile(cls, pipeline) -> FastPipeline | None:
+        """The fast path through `pipeline`, or None (logged once, here) to score with the pipeline as is."""
         try:
-            fast = cls._build(pipeline)
+            return cls._compile(pipeline)
         except Unsupported as exc:
             log.info("scoring with the pipeline as is: %s", exc)
-            return None
+        except Exception:  # an optimisation only: a scikit-learn internal renamed must not fail predict
+            log.exception("the fast path failed to compile; scoring with the pipeline as is")
+        return None
+
+    @classmethod
+    def _compile(cls, pipeline) -> FastPipeline | None:
+        fast = cls._build(pipeline)
         with single_threaded_math():  # no OpenMP team in this thread: see shared.predict_service
             difference = fast._probe_difference(pipeline)
         if difference > PROBE_TOLERANCE:

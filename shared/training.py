@@ -30,10 +30,10 @@ from sklearn.metrics import (
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
-from threadpoolctl import threadpool_limits
 
 from shared.errors import PipelineError
 from shared.schema import CATEGORICAL_FEATURES, FEATURES, LABEL, NUMERIC_FEATURES
+from shared.threads import single_threaded_math
 
 SEED = 42
 HOLDOUT_FRACTION = 0.2
@@ -204,13 +204,6 @@ def evaluate(model, x_holdout: pd.DataFrame, y_holdout: pd.Series, labels: tuple
         confusion=confusion_matrix(y_holdout, predicted, labels=label_list),
         report=classification_report(y_holdout, predicted, labels=label_list, digits=4, zero_division=0),
     )
-
-
-def single_threaded_math():
-    """One OpenMP/BLAS thread. Their workers spin-wait: on a busy 2-core machine the booster
-    took 13.6 s to fit with two threads against 1.1 s with one, and seconds to predict five
-    rows. (The forest's n_jobs threads are joblib's and unaffected.)"""
-    return threadpool_limits(limits=1)
 
 
 def train_candidate(family: str, data: PreparedData, seed: int = SEED) -> Candidate:

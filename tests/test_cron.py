@@ -6,14 +6,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 
 import pytest
 import requests
 
 from infra.config import ROOT
 from infra.gateway.stackfile import load_stack_file
-from infra.schedule import check_schedules, cron_functions, next_firing, rebuild_interval, schedule_ok
+from infra.schedule import check_schedules, cron_functions, rebuild_interval
 from infra.stack import Stack
 from shared.errors import ConfigError
 from tests.runtime_support import FIXTURES, runtime_stack
@@ -39,22 +38,6 @@ def write_stack(tmp_path, handler="./ticker"):
     path = tmp_path / "stack.yml"
     path.write_text(STACK % {"handler": handler})
     return path
-
-
-@pytest.mark.parametrize("schedule", [
-    "*/5 * * * *", "0 3 * * 1-5", "15,45 */2 1-15 jan-jun mon-fri", "0 0 ? * SUN", "5/10 * * * *",
-    "@hourly", "@daily", "@midnight", "@every 5s", "@every 1m30s", "@every 500ms", "CRON_TZ=UTC 0 6 * * *",
-])
-def test_schedules_cron_connector_takes(schedule):
-    assert schedule_ok(schedule)
-
-
-@pytest.mark.parametrize("schedule", [
-    "", "*/5 * * * * *", "0 */5 * * * * *", "* * * *", "60 * * * *", "* 24 * * *", "* * 0 * *", "* * * 13 *",
-    "* * * * 7", "*/0 * * * *", "5-2 * * * *", "@every", "@every 5", "@every five", "@often", "every 5s",
-])
-def test_schedules_cron_connector_would_skip(schedule):
-    assert not schedule_ok(schedule)
 
 
 def test_only_the_cron_topic_is_scheduled(tmp_path):
@@ -125,22 +108,3 @@ def test_cron_connector_fires_the_function_through_the_gateway_once_a_period(tmp
     assert quiet == 0
     assert running == {"nats", "gateway", "cron", "fn-ticker", "fn-quiet"}, running  # the queue, not a scheduler
     assert "Response: ticker [200]" in log
-
-
-NOW = datetime(2026, 12, 1, 21, 17, 23, tzinfo=UTC)
-
-
-@pytest.mark.parametrize("schedule, expected", [
-    ("*/5 * * * *", datetime(2026, 12, 1, 21, 20, tzinfo=UTC)),
-    ("@hourly", datetime(2026, 12, 1, 22, 0, tzinfo=UTC)),
-    ("0 6 * * 1", datetime(2026, 12, 7, 6, 0, tzinfo=UTC)),  # Monday 06:00
-    ("@every 10s", None),  # counts from cron-connector's start, not from the clock
-])
-def test_next_firing_of_a_schedule(schedule, expected):
-    assert next_firing(schedule, NOW) == expected
-
-
-@pytest.mark.parametrize("schedule", ["61 * * * *", "*/10 * * * * *", "not a schedule"])
-def test_a_bad_schedule_has_no_next_firing(schedule):
-    with pytest.raises(ConfigError, match="is invalid"):
-        next_firing(schedule, NOW)

@@ -19,10 +19,10 @@ from urllib.parse import urlparse
 
 import requests
 
-from infra.schedule import next_firing
 from shared.batches import list_batches
 from shared.errors import BadRequest, ConfigError, PipelineError, ServiceUnavailable, Unauthorized, UpstreamError
 from shared.health import CHECKS
+from shared.schedule import next_firing
 from shared.settings import Settings
 from ui.mlflow_rest import MlflowRest, NotFound
 

@@ -1,8 +1,7 @@
-"""Training without services: data preparation, the pipelines on raw rows, call parsing and auth."""
+"""Training without services: data preparation, the pipelines on raw rows, evaluation."""
 
 from __future__ import annotations
 
-import base64
 import pickle
 
 import numpy as np
@@ -10,11 +9,10 @@ import pandas as pd
 import pytest
 
 from infra.data_api.synthetic import generate
-from shared import retrain, training
+from shared import training
 from shared.dataset import frame_from_rows
-from shared.errors import BadRequest, Unauthorized
 from shared.schema import FEATURES, LABEL
-from shared.settings import load_settings
+from shared.threads import single_threaded_math
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +77,7 @@ def test_each_family_predicts_raw_api_strings_after_pickling(family, prepared):
     raw = training.as_api_strings(prepared.x_holdout.head(20))
     assert raw.map(type).eq(str).all().all()
     unseen = raw.assign(Soil_Type="C9999", Wilderness_Area="Nowhere")  # tolerated, not an error
-    with training.single_threaded_math():
+    with single_threaded_math():
         assert len(restored.predict(unseen)) == 20
         assert (restored.predict(raw) == candidate.pipeline.predict(prepared.x_holdout.head(20))).all()
 
@@ -91,62 +89,6 @@ def test_evaluation_metrics_are_flat_and_per_class(prepared):
     assert all(f"recall_class_{label}" in metrics for label in evaluation.labels)
     assert evaluation.confusion.sum() == len(prepared.x_holdout)
     assert "weighted avg" in evaluation.report
-
-
-# --- the call ------------------------------------------------------------------------------
-@pytest.fixture
-def call_settings(tmp_path):
-    for name, value in {"minio-webhook-token": "tok-123", "basic-auth-user": "admin",
-                        "basic-auth-password": "pw:with:colons"}.items():
-        (tmp_path / name).write_text(value)
-    return load_settings({"SECRETS_DIR": str(tmp_path)})
-
-
-def basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
-
-@pytest.mark.parametrize(
-    ("headers", "who"),
-    [({"Authorization": "Bearer tok-123"}, "webhook"), ({"authorization": "bearer tok-123"}, "webhook"),
-     ({"Authorization": basic("admin", "pw:with:colons")}, "admin")],
-)
-def test_authorized_callers(call_settings, headers, who):
-    assert retrain.authorize(call_settings, headers) == who
-
-
-@pytest.mark.parametrize(
-    "headers",
-    [{}, {"Authorization": "Bearer"}, {"Authorization": "Bearer tok-12"}, {"Authorization": "tok-123"},
-     {"Authorization": basic("admin", "nope")}, {"Authorization": basic("root", "pw:with:colons")},
-     {"Authorization": "Basic !!!"}, {"Authorization": "Basic " + base64.b64encode(b"\xff\xfe").decode()}],
-)
-def test_unauthorized_callers(call_settings, headers):
-    with pytest.raises(Unauthorized):
-        retrain.authorize(call_settings, headers)
-
-
-def test_minio_event_keys_are_decoded(call_settings):
-    body = b'{"EventName": "s3:ObjectCreated:Put", "Records": [{"s3": {"bucket": {"name": "covertype-batches"},' \
-           b' "object": {"key": "batches%2Fgroup%3D6%2Fbatch%3D03.json"}}}]}'
-    call = retrain.parse_call(body)
-    assert call == retrain.Call(force=False, keys=("covertype-batches/batches/group=6/batch=03.json",))
-    assert retrain.concerns_group(call_settings, call)
-    assert not retrain.concerns_group(call_settings, retrain.Call(False, ("covertype-batches/batches/group=7/x",)))
-    assert retrain.concerns_group(call_settings, retrain.parse_call(b'{"force": true}'))
-
-
-@pytest.mark.parametrize("body", [b"{", b"[]", b'{"force": 1}', b'{"Records": {}}', b'{"Records": [{"s3": 1}]}'])
-def test_bad_bodies_name_the_field(body):
-    with pytest.raises(BadRequest) as caught:
-        retrain.parse_call(body)
-    assert caught.value.status == 400
-
-
-def test_spans_read_well():
-    assert retrain.span(list(range(1, 11))) == "1-10"
-    assert retrain.span([1, 3]) == "1,3"
-    assert retrain.span([]) == "none"
 
 
 def test_features_are_the_schema():

@@ -124,6 +124,28 @@ def test_a_fast_path_that_disagrees_is_not_used(prepared, monkeypatch, caplog):
     assert "differs from the pipeline" in caplog.text
 
 
+def test_a_renamed_scikit_learn_internal_falls_back_to_the_pipeline(prepared, monkeypatch, caplog):
+    pipeline = training.train_candidate("hist_gradient_boosting", prepared).pipeline
+
+    def renamed(self, model):
+        raise AttributeError("'HistGradientBoostingClassifier' object has no attribute '_predictors'")
+
+    monkeypatch.setattr(TreeWalk, "__init__", renamed)
+    with caplog.at_level(logging.INFO):
+        champion = champion_of(VersionInfo("m", "1", "run", "models:/m/1", {}), pipeline)
+    assert champion.fast is None
+    assert [record.levelno for record in caplog.records] == [logging.ERROR]
+    assert "_predictors" in caplog.text
+    service = PredictService(load_settings({}), holder=FixedHolder(champion))
+    records = sample_records(3, seed=5)
+    event = SimpleNamespace(method="POST", body=orjson.dumps({"instances": records}),
+                            headers={"Content-Type": "application/json"})
+    response = service.handle(event)
+    assert response["statusCode"] == 200
+    predictions = orjson.loads(response["body"])["predictions"]
+    assert [p["cover_type"] for p in predictions] == pipeline.predict(pd.DataFrame(records)).tolist()
+
+
 def test_concurrent_requests_merged_by_the_scoring_thread_get_their_own_answers(prepared):
     pipeline = training.train_candidate("hist_gradient_boosting", prepared).pipeline
     champion = champion_of(VersionInfo("m", "1", "run", "models:/m/1", {}), pipeline)
