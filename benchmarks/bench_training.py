@@ -23,6 +23,7 @@ from shared.batches import store_batch
 from shared.dataset import frame_from_rows
 from shared.retrain import Call, handle_call
 from shared.settings import load_settings
+from shared.threads import single_threaded_math
 from tests.conftest import running_stack
 
 pytestmark = pytest.mark.bench
@@ -65,7 +66,7 @@ def test_training_three_families_on_ten_batches(batches):
     gbc_started = time.perf_counter()
     rows = min(GBC_ROWS, len(data.x_train))
     preprocess = training.build_pipeline("hist_gradient_boosting").named_steps["preprocess"]
-    with training.single_threaded_math():
+    with single_threaded_math():
         x_train = preprocess.fit_transform(data.x_train.iloc[:rows])
         gbc = GradientBoostingClassifier(random_state=training.SEED).fit(x_train, data.y_train.iloc[:rows])
         gbc_accuracy = float((gbc.predict(preprocess.transform(data.x_holdout)) == data.y_holdout.to_numpy()).mean())

@@ -10,9 +10,7 @@ from collections.abc import Mapping
 
 from infra.gateway.stackfile import StackFile
 from shared.errors import ConfigError
-from shared.schedule import GO_DURATION, schedule_ok
-
-TOPIC = "cron-function"
+from shared.schedule import GO_DURATION, TOPIC, schedule_ok
 
 
 def rebuild_interval(env: Mapping[str, str]) -> str:

@@ -15,6 +15,7 @@ from croniter import CroniterError, croniter
 
 from shared.errors import ConfigError
 
+TOPIC = "cron-function"  # the stack.yml annotation that makes a function a cron-function
 DESCRIPTORS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 GO_DURATION = re.compile(r"[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h))+)")
 # (lowest, highest, names) of minute, hour, day of month, month, day of week

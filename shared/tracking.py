@@ -36,6 +36,7 @@ from shared.errors import UpstreamError
 from shared.model_file import CHECKSUM_TAG, MODEL_FILE, TRUSTED_TYPES, checksum
 from shared.schema import LABEL, cover_type_name
 from shared.settings import Settings
+from shared.threads import single_threaded_math
 from shared.training import (
     FAMILIES,
     FAMILY_PARAMS,
@@ -47,7 +48,6 @@ from shared.training import (
     as_api_strings,
     best_candidate,
     importance,
-    single_threaded_math,
     train_candidate,
 )
 

@@ -22,7 +22,7 @@ import requests
 from shared.batches import list_batches
 from shared.errors import BadRequest, ConfigError, PipelineError, ServiceUnavailable, Unauthorized, UpstreamError
 from shared.health import CHECKS
-from shared.schedule import next_firing
+from shared.schedule import TOPIC, next_firing
 from shared.settings import Settings
 from ui.mlflow_rest import MlflowRest, NotFound
 
@@ -274,7 +274,7 @@ def function_of(labels: Mapping[str, str]) -> str:
 def with_schedule(function: dict) -> dict:
     """The function, plus `schedule` and `next_firing` (ISO, UTC) when it is a cron-function."""
     annotations = function.get("annotations") or {}
-    if annotations.get("topic") != "cron-function" or not annotations.get("schedule"):
+    if annotations.get("topic") != TOPIC or not annotations.get("schedule"):
         return function
     try:
         upcoming = next_firing(annotations["schedule"], datetime.now(UTC))
