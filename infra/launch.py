@@ -202,7 +202,9 @@ def nats(config: StackConfig) -> Command:
         "}",
         "",
     ]))
-    env = {"NATS_PASSWORD": config.secret("nats-password"), "NATS_STORE_KEY": config.secret("nats-store-key")}
+    # nats-server parses a `$VAR` as a config value: unquoted, "-sW..." or "7s..." fail as numbers
+    env = {"NATS_PASSWORD": json.dumps(config.secret("nats-password")),
+           "NATS_STORE_KEY": json.dumps(config.secret("nats-store-key"))}
     return [_binary(config, "nats-server"), "-c", str(conf)], env
 
 

@@ -372,3 +372,11 @@ def test_train_models_retries_outlast_its_lock_lease():
     window = sum(policy.wait(runs) for runs in range(1, policy.attempts))
     lease = float(stack.functions["train-model"].environment["TRAINING_LOCK_LEASE_SECONDS"])
     assert window > 3 * lease, window
+
+
+def test_nats_takes_secrets_that_read_like_numbers(tmp_path):
+    """nats-server parses a `$VAR` reference as a value: an unquoted "-5s..." would be a number and stop it."""
+    env = {"NATS_PASSWORD": "-5sNotANumber", "NATS_STORE_KEY": "7sAlsoNotANumber0123456789abcdef"}
+    with runtime_stack(tmp_path, env=env) as stack:
+        assert stack.config.secret("nats-password") == env["NATS_PASSWORD"]
+        assert queued_calls(stack) == 0
