@@ -21,9 +21,11 @@ import pytest
 import requests
 
 from infra.config import ROOT
+from infra.gateway import natsq
 from infra.gateway.asyncq import RetryPolicy, policy_from_annotations
 from infra.gateway.settings import load_gateway_settings
 from infra.gateway.stackfile import load_stack_file
+from shared.errors import ServiceUnavailable
 from tests.http_support import LoopbackServer, QuietHandler
 from tests.runtime_support import CallbackReceiver, queued_calls, runtime_stack
 
@@ -287,6 +289,17 @@ def test_nats_refuses_a_client_without_the_password(runtime):
         with pytest.raises(nats.errors.Error):
             asyncio.run(connect(wrong))
     asyncio.run(connect(runtime.config.secret("nats-password")))
+
+
+def test_the_nats_probe_fails_at_once_when_nothing_listens():
+    """`make up` waits on this probe; nats-py's own retrying made it wait for ever on a stopped nats-server."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]  # bound, not listening: connections are refused
+        started = time.monotonic()
+        with pytest.raises(ServiceUnavailable, match="not answering"):
+            asyncio.run(natsq.check(f"nats://127.0.0.1:{closed}", "any"))
+    assert time.monotonic() - started < 10
 
 
 def listening_addresses(pid: int) -> set[tuple[str, int]]:
