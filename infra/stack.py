@@ -182,7 +182,8 @@ class Stack:
                 state = self.state_of(name)
                 if state in ("FATAL", "STOPPED", "EXITED") or time.monotonic() > deadline:
                     log = self.config.logs_dir / f"{name}.log"
-                    raise ServiceUnavailable(f"{name} did not become healthy ({state}): {exc.message}; see {log}") from None
+                    raise ServiceUnavailable(f"{name} did not become healthy ({state}): {exc.message}; see {log}"
+                                             f"{log_tail(log)}") from None
                 time.sleep(0.5)
 
     def probe(self, name: str) -> None:
@@ -240,6 +241,14 @@ PROBES: dict[str, Callable[[Stack], None]] = {
     "prometheus": lambda stack: probe_http("Prometheus", stack.config.url("prometheus") + "/-/ready"),
     "ui": lambda stack: probe_http("UI", stack.config.url("ui") + "/"),
 }
+
+
+def log_tail(log: Path, lines: int = 8) -> str:
+    """The last lines of a service's log, indented under the error, or nothing when it wrote none."""
+    if not log.exists():
+        return ""
+    last = log.read_text(errors="replace").splitlines()[-lines:]
+    return "".join(f"\n    {line}" for line in last)
 
 
 def _alive(pid: int) -> bool:

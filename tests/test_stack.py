@@ -14,7 +14,7 @@ import mlflow
 import pymysql
 import pytest
 
-from infra.config import ROOT
+from infra.config import ROOT, load_stack_config
 from infra.stack import Stack
 from shared.errors import ConfigError, ServiceUnavailable
 from shared.health import check_minio, check_mlflow, check_mysql, minio_client
@@ -157,3 +157,22 @@ def test_port_taken_stops_make_up_with_one_line(tmp_path):
         f"error: port {port} for minio (MINIO_PORT) is already in use on 127.0.0.1: "
         "stop what holds it or set MINIO_PORT to a free port\n"
     )
+
+
+def test_a_service_that_gives_up_stops_the_wait_with_its_log_tail(tmp_path, monkeypatch):
+    """supervisord's FATAL ends the wait at once (not at the timeout), and the error shows why."""
+    stack = Stack(load_stack_config({"STATE_DIR": str(tmp_path / "state")}))
+    stack.config.logs_dir.mkdir(parents=True)
+    lines = [f"line {n}" for n in range(20)] + ["nats-server: Expected a digit but got 's'"]
+    (stack.config.logs_dir / "nats.log").write_text("\n".join(lines) + "\n")
+
+    def refused(name):
+        raise ServiceUnavailable("NATS at nats://127.0.0.1:1 is not answering (NoServersError)")
+
+    monkeypatch.setattr(stack, "probe", refused)
+    monkeypatch.setattr(stack, "state_of", lambda name: "FATAL")
+    with pytest.raises(ServiceUnavailable) as raised:
+        stack.wait_healthy("nats", timeout=600)
+    message = raised.value.message
+    assert message.startswith("nats did not become healthy (FATAL): NATS at nats://127.0.0.1:1 is not answering")
+    assert message.splitlines()[1:] == [f"    {line}" for line in lines[-8:]]  # the last 8 lines, under the error
