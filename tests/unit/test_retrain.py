@@ -53,11 +53,13 @@ def test_minio_event_keys_are_decoded(call_settings):
     assert retrain.concerns_group(call_settings, retrain.parse_call(b'{"force": true}'))
 
 
-@pytest.mark.parametrize("body", [b"{", b"[]", b'{"force": 1}', b'{"Records": {}}', b'{"Records": [{"s3": 1}]}'])
-def test_bad_bodies_name_the_field(body):
+@pytest.mark.parametrize("body, field", [(b"{", "body"), (b"[]", "body"), (b'{"force": 1}', "force"),
+                                         (b'{"Records": {}}', "Records"), (b'{"Records": [{"s3": 1}]}', "Records")])
+def test_bad_bodies_name_the_field(body, field):
     with pytest.raises(BadRequest) as caught:
         retrain.parse_call(body)
     assert caught.value.status == 400
+    assert caught.value.message.startswith(f"{field}: "), caught.value.message
 
 
 def test_spans_read_well():
