@@ -388,8 +388,10 @@ def test_train_models_retries_outlast_its_lock_lease():
 
 
 def test_nats_takes_secrets_that_read_like_numbers(tmp_path):
-    """nats-server parses a `$VAR` reference as a value: an unquoted "-5s..." would be a number and stop it."""
-    env = {"NATS_PASSWORD": "-5sNotANumber", "NATS_STORE_KEY": "7sAlsoNotANumber0123456789abcdef"}
+    """nats-server parses a `$VAR` reference as a value: an unquoted "-5s..." would be a number and stop it.
+
+    The values reach it JSON-quoted, so a secret a user sets may also hold quotes and backslashes."""
+    env = {"NATS_PASSWORD": '-5sNot"A\\Number', "NATS_STORE_KEY": "7sAlsoNotANumber0123456789abcdef"}
     with runtime_stack(tmp_path, env=env) as stack:
         assert stack.config.secret("nats-password") == env["NATS_PASSWORD"]
         assert queued_calls(stack) == 0
