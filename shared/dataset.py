@@ -45,11 +45,11 @@ def validate_rows(rows: Sequence[Sequence[Any]]) -> list[dict]:
 
 def shape_problems(rows: Any) -> list[dict]:
     if not isinstance(rows, (list, tuple)):
-        return [{"field": "data", "problem": f"expected a list of rows, got {type(rows).__name__}"}]
+        return [{"field": "data", "error": f"expected a list of rows, got {type(rows).__name__}"}]
     if not rows:
-        return [{"field": "data", "problem": "no rows"}]
+        return [{"field": "data", "error": "no rows"}]
     return [
-        {"row": index, "field": "data", "problem": f"expected a list of {len(COLUMNS)} values, got {describe(row)}"}
+        {"row": index, "field": "data", "error": f"expected a list of {len(COLUMNS)} values, got {describe(row)}"}
         for index, row in enumerate(rows)
         if not isinstance(row, (list, tuple)) or len(row) != len(COLUMNS)
     ]
@@ -100,7 +100,7 @@ def parse_integers(values: pd.Series, column: str, low: int, high: int | None) -
 
 
 def listed(bad: pd.Series, column: str, problem: str) -> list[dict]:
-    return [{"row": int(index), "field": column, "value": value, "problem": problem} for index, value in bad.items()]
+    return [{"row": int(index), "field": column, "value": value, "error": problem} for index, value in bad.items()]
 
 
 def invalid(problems: list[dict], rows: int) -> BadRequest:
@@ -112,6 +112,6 @@ def invalid(problems: list[dict], rows: int) -> BadRequest:
     value = f" {first['value']!r}" if "value" in first else ""
     return BadRequest(
         f"{len(problems)} invalid values in {offending_rows} of {rows} rows, fields: {', '.join(fields)}{shown}; "
-        f"first: {where}{first['field']}{value}: {first['problem']}",
+        f"first: {where}{first['field']}{value}: {first['error']}",
         details=problems[:MAX_LISTED],
     )

@@ -61,7 +61,7 @@ def test_each_bad_value_is_named(column, value, problem):
         frame_from_rows([GOOD, with_value(column, value)])
     [detail] = caught.value.details
     assert detail["row"] == 1 and detail["field"] == column and detail["value"] == value
-    assert detail["problem"].startswith(problem)
+    assert detail["error"].startswith(problem)
     assert column in caught.value.message
 
 
@@ -79,7 +79,7 @@ def test_each_bad_value_is_named(column, value, problem):
 )
 def test_wrong_shapes_are_named(rows, problem):
     problems = validate_rows(rows)
-    assert len(problems) == 1 and problems[0]["field"] == "data" and problem in problems[0]["problem"]
+    assert len(problems) == 1 and problems[0]["field"] == "data" and problem in problems[0]["error"]
 
 
 def test_every_offending_row_and_field_is_collected():
