@@ -68,11 +68,3 @@ class UpstreamError(PipelineError):
 class ServiceUnavailable(PipelineError):
     status = 503
 
-
-def error_response(exc: PipelineError) -> dict:
-    """A python3-http style response dict for a named pipeline error."""
-    return {
-        "statusCode": exc.status,
-        "body": exc.to_body(),
-        "headers": {"Content-Type": "application/json"},
-    }

@@ -67,4 +67,4 @@ def event(body: bytes = b"", headers: dict | None = None, method: str = "POST"):
 
 def call(handler, settings: Settings, body: bytes, headers: dict | None = None) -> tuple[int, dict]:
     response = handler.handle(event(body, webhook_headers(settings) if headers is None else headers), None)
-    return response["statusCode"], response["body"]
+    return response["statusCode"], json.loads(response["body"])

@@ -7,22 +7,19 @@ another method; 502: the Data API failed or sent bad data; 503: MinIO is unreach
 """
 
 from shared.collect import fetch_batch
-from shared.errors import MethodNotAllowed, PipelineError, error_response
-from shared.http import parse_json
+from shared.errors import PipelineError
+from shared.http import error_response, json_response, parse_json, require_method
 from shared.settings import load_settings
 
-JSON = {"Content-Type": "application/json"}
 MAX_BODY_BYTES = 64 * 1024
 
 
 def handle(event, context):
     try:
-        if event.method not in ("POST", "GET"):
-            raise MethodNotAllowed(f"method: fetch-batch takes POST or GET, not {event.method}",
-                                   details=[{"field": "method", "error": f"{event.method} not allowed"}])
+        require_method(event.method, ("POST", "GET"), "fetch-batch")
         if event.body:
             parse_json(event.body, max_bytes=MAX_BODY_BYTES)
         summary = fetch_batch(load_settings())
     except PipelineError as exc:
         return error_response(exc)
-    return {"statusCode": 200, "body": summary, "headers": JSON}
+    return json_response(200, summary)

@@ -9,17 +9,15 @@ webhook token nor admin basic auth; 403: `force` without the admin's basic auth;
 not a POST; 500: the training failed (runs FAILED, champion unchanged, retry later).
 """
 
-from shared.errors import MethodNotAllowed, PipelineError, error_response
+from shared.errors import PipelineError
+from shared.http import error_response, json_response, require_method
 from shared.retrain import authorize, check_allowed, handle_call, http_status, parse_call
 from shared.settings import load_settings
-
-JSON = {"Content-Type": "application/json"}
 
 
 def handle(event, context):
     try:
-        if event.method != "POST":
-            raise MethodNotAllowed(f"method: train-model takes POST, not {event.method}")
+        require_method(event.method, ("POST",), "train-model")
         settings = load_settings()
         caller = authorize(settings, event.headers)
         call = parse_call(event.body)
@@ -27,4 +25,4 @@ def handle(event, context):
         result = handle_call(settings, call)
     except PipelineError as exc:
         return error_response(exc)
-    return {"statusCode": http_status(result), "body": result, "headers": JSON}
+    return json_response(http_status(result), result)
