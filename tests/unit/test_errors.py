@@ -1,4 +1,4 @@
-"""The pipeline's exceptions: their status codes, hierarchy and HTTP error bodies."""
+"""The pipeline's exceptions: their status codes, hierarchy and error bodies (answers: test_http)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from shared.errors import (
     ServiceUnavailable,
     Unauthorized,
     UpstreamError,
-    error_response,
 )
 
 
@@ -73,16 +72,3 @@ def test_body_caps_details_but_counts_them_all():
     body = InvalidInput("many rows", details=details).to_body()
     assert body["details"] == details[:MAX_DETAILS]
     assert body["detail_count"] == MAX_DETAILS + 25
-
-
-def test_error_response_carries_status_body_and_json_type():
-    exc = UpstreamError("Data API answered 500", details=[{"field": "data", "error": "x"}])
-    assert error_response(exc) == {
-        "statusCode": 502,
-        "body": {"error": "Data API answered 500", "details": [{"field": "data", "error": "x"}], "detail_count": 1},
-        "headers": {"Content-Type": "application/json"},
-    }
-
-
-def test_error_response_of_a_subclass_uses_its_own_status():
-    assert error_response(Unauthorized("wrong password"))["statusCode"] == 401
