@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import orjson
 
-from shared.champion import Champion, ChampionHolder, NoChampion
+from shared.champion import Champion
+from shared.champion_holder import ChampionHolder
 from shared.errors import MethodNotAllowed, PipelineError, ServiceUnavailable, error_response
 from shared.predict_input import Rows, parse_body
+from shared.registry import NoChampion
 from shared.schema import CATEGORIES, FEATURES
 from shared.settings import Settings, load_settings
 
