@@ -63,3 +63,21 @@ def test_health_never_probes_a_data_api_off_this_machine(monkeypatch):
     remote = backend_module.Backend(load_settings({"DATA_API_URL": "http://data-api.course.example"}), "http://127.0.0.1:9")
     assert set(local.health()) == {"gateway", "data-api"}
     assert set(remote.health()) == {"gateway"}
+
+
+@pytest.mark.parametrize("answered, error, message", [
+    (403, "Unauthorized", "wrong admin user or password"),
+    (401, "Unauthorized", "wrong admin user or password"),
+    (404, "BadRequest", "version 7 of covertype-classifier does not exist"),
+])
+def test_promote_names_what_mlflow_refused(tmp_path, answered, error, message):
+    from shared import errors
+    from shared.settings import load_settings
+    from tests.unit.test_registry import BASE, FakeTransport
+    from ui.backend import Backend
+
+    backend = Backend(load_settings({"MLFLOW_TRACKING_URI": BASE, "SECRETS_DIR": str(tmp_path)}), "http://127.0.0.1:9")
+    backend.mlflow.http.mount(BASE, FakeTransport(answered))
+    with pytest.raises(getattr(errors, error), match=message) as raised:
+        backend.promote("7", "admin", "typed")
+    assert type(raised.value) is getattr(errors, error)
