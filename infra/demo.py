@@ -24,8 +24,8 @@ from infra import running
 from infra.config import load_stack_config
 from infra.stack import NAME_WIDTH, Stack
 from shared.batches import list_batches
-from shared.champion import NoChampion, Registry
 from shared.errors import PipelineError
+from shared.registry import NoChampion, Registry
 from shared.settings import Settings
 
 SAMPLE = {
@@ -47,7 +47,7 @@ def demo_environment(env: dict[str, str]) -> dict[str, str]:
 
 def champion_version(settings: Settings) -> str | None:
     try:
-        return Registry(settings).resolve(settings.model_name, "champion").version
+        return Registry(settings).resolve(settings.model_name, settings.model_alias).version
     except NoChampion:
         return None
 

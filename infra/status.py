@@ -25,9 +25,11 @@ from infra.gateway.stackfile import load_stack_file
 from infra.running import RunningStack, nothing_running, running
 from infra.schedule import cron_functions
 from infra.stack import NAME_WIDTH, SERVICES, probe_http
+from shared import progress
+from shared.batches import BatchInfo, list_batches
 from shared.errors import ConfigError, PipelineError, ServiceUnavailable
 from shared.health import check_minio, check_mlflow, check_mysql
-from ui.backend import Backend, training_state
+from shared.registry import Registry
 
 WIDTH = max(NAME_WIDTH, len("training") + 2)  # one column width for services and pipeline rows
 
@@ -96,23 +98,24 @@ def next_steps(target: RunningStack, now: float | None = None) -> list[str]:
 # --- status ------------------------------------------------------------------------------------
 def pipeline_rows(target: RunningStack) -> list[str]:
     """Batches k/N, training state and champion, as the web app's Pipeline page computes them."""
-    settings = target.settings()
-    backend = Backend(settings, target.stack.config.url("gateway"))
+    settings = progress.status_settings(target.settings())
+    registry = Registry(settings)
     threshold = settings.batch_threshold
     lines = []
     try:
-        batches = backend.batches()
+        batches = list_batches(settings, settings.group_number)
     except PipelineError as exc:
         batches = None
         lines.append(row("batches", "?", exc.message))
     else:
         newest = batches[-1] if batches else None
-        about = f"newest: batch {newest['number']}, {newest['rows']} rows, {newest['fetched_at']}" if newest else "none yet"
+        about = f"newest: batch {newest.batch_number}, {newest.rows} rows, {newest.fetched_at}" if newest else "none yet"
         lines.append(row("batches", f"{len(batches)}/{threshold}", about))
     try:
-        state = training_state(backend.runs(), None if batches is None else len(batches), threshold)
+        runs = progress.runs(registry, settings.experiment_name)
+        state = progress.training_state(runs, None if batches is None else len(batches), threshold)
         lines.append(row("training", state["state"], state["reason"]))
-        champion = backend.champion()
+        champion = progress.champion(registry, settings.model_name, settings.model_alias)
     except PipelineError as exc:
         lines.append(row("training", "?", exc.message))
         return lines
@@ -124,7 +127,7 @@ def pipeline_rows(target: RunningStack) -> list[str]:
     return lines
 
 
-def champion_eta(target: RunningStack, batches: list[dict] | None) -> str:
+def champion_eta(target: RunningStack, batches: list[BatchInfo] | None) -> str:
     threshold = target.settings().batch_threshold
     if batches is None or len(batches) >= threshold:
         return "training should register one shortly" if batches else "no champion yet"

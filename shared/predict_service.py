@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from shared.champion import Champion, ChampionHolder, NoChampion
+from shared.champion import Champion
+from shared.champion_holder import ChampionHolder
 from shared.errors import PipelineError, ServiceUnavailable
 from shared.http import error_response, header, json_response, require_method
 from shared.predict_input import Rows, parse_body
+from shared.registry import NoChampion
 from shared.schema import CATEGORIES, FEATURES
 from shared.settings import Settings, load_settings
 

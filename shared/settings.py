@@ -24,6 +24,7 @@ from shared.errors import ConfigError
 T = TypeVar("T")
 
 DEFAULT_SECRETS_DIR = "/var/openfaas/secrets"
+DEFAULT_MODEL_ALIAS = "champion"  # the alias predict serves and training moves (MODEL_ALIAS)
 
 # role -> the secret holding its MinIO secret key (its access key is the role's name)
 MINIO_USERS: dict[str, str] = {
@@ -64,8 +65,8 @@ class Settings:
     mysql_user: str
     mysql_database: str
     secrets_dir: Path
-    # predict: which alias it serves, how often it looks for a new one, input limits
-    model_alias: str = "champion"
+    # predict: the alias it serves (training moves it, the UI shows it), how often it looks, input limits
+    model_alias: str = DEFAULT_MODEL_ALIAS
     model_poll_seconds: float = 10.0
     predict_max_rows: int = 10000
     predict_max_body_bytes: int = 8 * 1024 * 1024
@@ -192,7 +193,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         mysql_user=_get(env, "MYSQL_USER", "mlflow", _name, "use a MySQL user name"),
         mysql_database=_get(env, "MYSQL_DATABASE", "mlflow", _name, "use a MySQL database name"),
         secrets_dir=Path(env.get("SECRETS_DIR", DEFAULT_SECRETS_DIR)),
-        model_alias=_get(env, "MODEL_ALIAS", "champion", _name, "use a registry alias such as champion"),
+        model_alias=_get(env, "MODEL_ALIAS", DEFAULT_MODEL_ALIAS, _name, "use a registry alias such as champion"),
         model_poll_seconds=_get(env, "MODEL_POLL_SECONDS", "10", _positive_float, "use a number of seconds > 0"),
         predict_max_rows=_get(env, "PREDICT_MAX_ROWS", "10000", _positive_int, "use a positive integer"),
         predict_max_body_bytes=_get(

@@ -3,8 +3,8 @@
 Every run of one training carries the tag `training_id`; the children are nested under
 a parent run named `training-<id>`. Each candidate becomes a version of the registered
 model, tagged with its family, metrics and the SHA-256 of its skops file (predict refuses
-a file that does not match, see `shared/model_file.py`). The best candidate takes the alias
-`champion` only when it beats the current champion re-scored on the same holdout;
+a file that does not match, see `shared/model_file.py`). The best candidate takes the champion
+alias (`settings.model_alias`, `champion` by default) only when it beats the current champion re-scored on the same holdout;
 otherwise it takes `challenger`. If anything fails, every run of the training is marked
 FAILED and no alias moves.
 """
@@ -31,9 +31,10 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.telemetry import set_telemetry_client
 
-from shared.champion import Registry, load_pipeline
-from shared.errors import UpstreamError
+from shared.champion import load_pipeline
+from shared.errors import ServiceUnavailable, UpstreamError
 from shared.model_file import CHECKSUM_TAG, MODEL_FILE, TRUSTED_TYPES, checksum
+from shared.registry import Registry
 from shared.schema import LABEL, cover_type_name
 from shared.settings import Settings
 from shared.threads import single_threaded_math
@@ -51,7 +52,6 @@ from shared.training import (
     train_candidate,
 )
 
-CHAMPION = "champion"
 CHALLENGER = "challenger"
 MODEL_ARTIFACT = "model"
 IMPORTANCE_ARTIFACT = "permutation_importance.json"  # feature -> {"mean", "std"} of the accuracy lost
@@ -240,40 +240,41 @@ def register(model_name: str, tracked: TrackedCandidate, training_id: str) -> Tr
     return dataclasses.replace(tracked, version=str(version.version))
 
 
-def current_champion(client: MlflowClient, model_name: str) -> str | None:
+def current_champion(client: MlflowClient, model_name: str, alias: str) -> str | None:
     """The version the champion alias names, if any (the model is registered by now)."""
-    version = client.get_registered_model(model_name).aliases.get(CHAMPION)
+    version = client.get_registered_model(model_name).aliases.get(alias)
     return None if version is None else str(version)
 
 
 def rescore(settings: Settings, version: str, data: PreparedData) -> float | None:
     """The champion's accuracy on this holdout, fed as the API sends rows; None if it cannot be used
-    (its file refused as predict would refuse it, or not a model of this pipeline)."""
+    (its file refused as predict would refuse it, not a model of this pipeline, or MLflow or its
+    artifact store not answering: then the new best takes the alias if MLflow takes the move)."""
     registry = Registry(settings)
     try:
         pipeline = load_pipeline(registry, registry.version(settings.model_name, version))
         predictions = np.asarray(pipeline.predict(as_api_strings(data.x_holdout))).astype("int64")
-    except (UpstreamError, AttributeError, ValueError, TypeError, KeyError) as exc:
+    except (UpstreamError, ServiceUnavailable, AttributeError, ValueError, TypeError, KeyError) as exc:
         log.warning("champion v%s cannot be re-scored: %s", version, getattr(exc, "message", exc))
         return None
     return float((predictions == data.y_holdout.to_numpy()).mean())
 
 
 def promote(client: MlflowClient, settings: Settings, tracked: list[TrackedCandidate], data: PreparedData) -> dict:
-    model_name = settings.model_name
+    model_name, champion_alias = settings.model_name, settings.model_alias
     best = next(t for t in tracked if t.candidate is best_candidate([t.candidate for t in tracked]))
     new_score = best.candidate.evaluation.accuracy
     decision = {"best_family": best.candidate.family, "best_version": best.version, "best_accuracy": round(new_score, 4)}
-    champion = current_champion(client, model_name)
+    champion = current_champion(client, model_name, champion_alias)
     if champion is None:
-        client.set_registered_model_alias(model_name, CHAMPION, best.version)
-        return {**decision, "alias": CHAMPION, "reason": "first champion"}
+        client.set_registered_model_alias(model_name, champion_alias, best.version)
+        return {**decision, "alias": champion_alias, "reason": "first champion"}
     old_score = rescore(settings, champion, data)
     decision.update(previous_champion=champion, previous_champion_accuracy=old_score)
     if old_score is None or new_score > old_score:
-        client.set_registered_model_alias(model_name, CHAMPION, best.version)
+        client.set_registered_model_alias(model_name, champion_alias, best.version)
         reason = "previous champion could not be scored" if old_score is None else "beats the champion"
-        return {**decision, "alias": CHAMPION, "reason": reason}
+        return {**decision, "alias": champion_alias, "reason": reason}
     client.set_registered_model_alias(model_name, CHALLENGER, best.version)
     return {**decision, "alias": CHALLENGER, "reason": "does not beat the champion on the same holdout"}
 

@@ -19,21 +19,19 @@ from urllib.parse import urlparse
 
 import requests
 
+from shared import progress
 from shared.batches import list_batches
 from shared.errors import BadRequest, ConfigError, PipelineError, ServiceUnavailable, Unauthorized, UpstreamError
 from shared.health import CHECKS
+from shared.registry import NotFound, Refused, Registry
 from shared.schedule import TOPIC, next_firing
 from shared.settings import Settings
-from ui.mlflow_rest import MlflowRest, NotFound
 
-CHAMPION = "champion"
 IMPORTANCE_ARTIFACT = "permutation_importance.json"  # as shared/tracking.py logs it (mlflow not imported here)
-# how long a status question may take before the page shows a banner instead
-STATUS_TIMEOUT = 5.0
-
 
 class BackendApi(Protocol):
     batch_threshold: int
+    model_alias: str
 
     def health(self) -> dict[str, str | None]: ...
     def batches(self) -> list[dict]: ...
@@ -82,10 +80,10 @@ class Backend:
         self.settings = settings
         self.gateway = gateway.rstrip("/")
         self.prometheus = (prometheus or prometheus_url()).rstrip("/")
-        self.status_settings = dataclasses.replace(settings, http_timeout=min(settings.http_timeout, STATUS_TIMEOUT))
-        self.mlflow = MlflowRest(settings.mlflow_tracking_uri, self.status_settings.http_timeout,
-                                 lambda: settings.mlflow_credentials)
+        self.status_settings = progress.status_settings(settings)
+        self.mlflow = Registry(self.status_settings)
         self.batch_threshold = settings.batch_threshold
+        self.model_alias = settings.model_alias
 
     # --- services ---------------------------------------------------------------------
     def health(self) -> dict[str, str | None]:
@@ -119,13 +117,10 @@ class Backend:
 
     # --- MLflow: runs and training state ----------------------------------------------
     def runs(self) -> list[dict]:
-        experiment_id = self.mlflow.experiment_id(self.settings.experiment_name)
-        if experiment_id is None:
-            return []
-        return [run_summary(run) for run in self.mlflow.search_runs(experiment_id)]
+        return progress.runs(self.mlflow, self.settings.experiment_name)
 
     def training_state(self, batches_stored: int | None) -> dict:
-        return training_state(self.runs(), batches_stored, self.batch_threshold)
+        return progress.training_state(self.runs(), batches_stored, self.batch_threshold)
 
     def confusion_matrix(self, run_id: str) -> bytes | None:
         pngs = [f["path"] for f in self.mlflow.list_artifacts(run_id) if f.get("path", "").endswith(".png")]
@@ -145,29 +140,19 @@ class Backend:
 
     # --- MLflow: registry ---------------------------------------------------------------
     def versions(self) -> list[dict]:
-        model = self.mlflow.registered_model(self.settings.model_name)
-        if model is None:
-            return []
-        aliases: dict[str, list[str]] = {}
-        for entry in model.get("aliases", []):
-            aliases.setdefault(str(entry["version"]), []).append(entry["alias"])
-        found = [version_summary(v, aliases) for v in self.mlflow.model_versions(self.settings.model_name)]
-        return sorted(found, key=lambda v: int(v["version"]), reverse=True)
+        return progress.versions(self.mlflow, self.settings.model_name)
 
     def champion(self) -> dict | None:
-        version = self.mlflow.version_by_alias(self.settings.model_name, CHAMPION)
-        if version is None:
-            return None
-        return version_summary(version, {str(version["version"]): [CHAMPION]})
+        return progress.champion(self.mlflow, self.settings.model_name, self.model_alias)
 
     def promote(self, version: str, user: str, password: str) -> None:
-        """Point `champion` at a version with the credentials given: MLflow lets only the stack's
+        """Point the champion alias at a version with the credentials given: MLflow lets only the stack's
         admin (the gateway's basic-auth user) and train-model move it; the UI's own user cannot."""
         if not (user and password):
             raise Unauthorized("give the admin user and password (the gateway's basic-auth credentials)")
         try:
-            self.mlflow.set_alias(self.settings.model_name, CHAMPION, str(version), auth=(user, password))
-        except Unauthorized:
+            self.mlflow.set_alias(self.settings.model_name, self.model_alias, str(version), auth=(user, password))
+        except Refused:
             raise Unauthorized("wrong admin user or password (the gateway's basic-auth credentials)") from None
         except NotFound:
             raise BadRequest(f"version {version} of {self.settings.model_name} does not exist") from None
@@ -295,80 +280,4 @@ def batch_summary(info: Any) -> dict:
         "rows": found.get("rows"),
         "fetched_at": found.get("fetched_at", ""),
         "source": found.get("source", ""),
-    }
-
-
-def _pairs(entries: list[dict]) -> dict[str, Any]:
-    return {entry["key"]: entry.get("value") for entry in entries or []}
-
-
-def _first(values: Mapping[str, Any], *prefixes: str) -> float | None:
-    for prefix in prefixes:
-        for key in sorted(values):
-            if key.startswith(prefix) and values[key] is not None:
-                try:
-                    return float(values[key])
-                except (TypeError, ValueError):
-                    continue
-    return None
-
-
-def run_summary(run: dict) -> dict:
-    """One MLflow run as the UI shows it: who, when, state and the four scores."""
-    info, data = run.get("info", {}), run.get("data", {})
-    metrics, params, tags = _pairs(data.get("metrics")), _pairs(data.get("params")), _pairs(data.get("tags"))
-    kind = tags.get("kind", "model")  # training's parent run says "training"
-    family = "(whole training)" if kind == "training" else tags.get("family") or params.get("family")
-    return {
-        "run_id": info.get("run_id", ""),
-        "run_name": info.get("run_name") or tags.get("mlflow.runName", ""),
-        "training_id": tags.get("training_id", ""),
-        "kind": kind,
-        "family": family or info.get("run_name", ""),
-        "status": info.get("status", ""),
-        "start_time": int(info["start_time"]) if info.get("start_time") else None,
-        "end_time": int(info["end_time"]) if info.get("end_time") else None,
-        "accuracy": _first(metrics, "accuracy"),
-        "f1": _first(metrics, "f1_weighted", "f1"),
-        "precision": _first(metrics, "precision_weighted", "precision"),
-        "recall": _first(metrics, "recall_weighted", "recall"),
-        "error": tags.get("error") or tags.get("failure_reason") or "",
-    }
-
-
-def training_state(runs: list[dict], batches_stored: int | None, threshold: int) -> dict:
-    """waiting / running / done / failed, for the newest training (runs sharing a training_id)."""
-    if not runs:
-        stored = "?" if batches_stored is None else batches_stored
-        return {"state": "waiting", "reason": f"{stored}/{threshold} batches stored; no training yet",
-                "training_id": ""}
-    newest = max(runs, key=lambda r: r.get("start_time") or 0)
-    group = [r for r in runs if r.get("training_id") == newest.get("training_id")]
-    models = [r for r in group if r.get("kind") != "training"]
-    statuses = {r.get("status") for r in group}
-    base = {"training_id": newest.get("training_id", "")}
-    if "RUNNING" in statuses or "SCHEDULED" in statuses:
-        finished = sum(r.get("status") == "FINISHED" for r in models)
-        return {**base, "state": "running", "reason": f"{finished} model(s) trained so far"}
-    failed = [r for r in group if r.get("status") in ("FAILED", "KILLED")]
-    if failed:
-        reasons = "; ".join(f"{r['family']}: {r.get('error') or r['status'].lower()}" for r in failed)
-        return {**base, "state": "failed", "reason": reasons}
-    return {**base, "state": "done", "reason": f"{len(models)} model(s) trained"}
-
-
-def version_summary(version: dict, aliases: Mapping[str, list[str]]) -> dict:
-    tags = _pairs(version.get("tags"))
-    number = str(version.get("version", ""))
-    return {
-        "version": number,
-        "aliases": sorted(set(version.get("aliases") or []) | set(aliases.get(number, []))),
-        "family": tags.get("family", ""),
-        "accuracy": _first(tags, "accuracy"),
-        "f1": _first(tags, "f1_weighted", "f1"),
-        "training_id": tags.get("training_id", ""),
-        "run_id": version.get("run_id", ""),
-        "created": int(version["creation_timestamp"]) if version.get("creation_timestamp") else None,
-        "updated": int(version["last_updated_timestamp"]) if version.get("last_updated_timestamp") else None,
-        "status": version.get("status", ""),
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from ui.backend import CHAMPION, BackendApi
+from ui.backend import BackendApi
 from ui.widgets import banner, fmt_score, fmt_time, load, section
 
 
@@ -53,7 +53,7 @@ def versions_table(versions: list[dict] | None) -> None:
 
 
 def promote_form(backend: BackendApi, versions: list[dict], on_promoted) -> None:
-    current = next((v["version"] for v in versions if CHAMPION in v["aliases"]), None)
+    current = next((v["version"] for v in versions if backend.model_alias in v["aliases"]), None)
     options = {v["version"]: f"version {v['version']} · {v['family'] or 'model'}" for v in versions}
     with section("Promote a version to champion"):
         ui.label(f"The champion is version {current}." if current else "There is no champion yet.")

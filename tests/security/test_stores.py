@@ -18,10 +18,10 @@ from minio.error import S3Error
 
 from infra.config import ROOT
 from infra.gateway.stackfile import load_stack_file
-from shared.champion import Registry, VersionInfo
 from shared.errors import ConfigError
 from shared.health import minio_client
 from shared.model_file import MODEL_FILE
+from shared.registry import Registry, VersionInfo
 from shared.settings import MLFLOW_USERS
 from tests.predict_support import predict_process, register_model, sample_records
 

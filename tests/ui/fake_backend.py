@@ -16,6 +16,7 @@ PROMETHEUS_DOWN = "Prometheus at http://127.0.0.1:9090 is not reachable (Connect
 
 class FakeBackend:
     batch_threshold = 10
+    model_alias = "champion"
 
     def __init__(self) -> None:
         self.down: set[str] = set()  # "mlflow", "minio", "gateway"

@@ -1,64 +1,12 @@
-"""The backend's pure parts: reading MLflow's answers, training state, chart and form helpers."""
+"""The backend's pure parts: batch summaries, chart and form helpers (MLflow's answers: tests/unit/test_progress.py)."""
 
 import pytest
 
 from shared.errors import InvalidInput
-from ui.backend import batch_summary, run_summary, training_state, version_summary
+from ui.backend import batch_summary
 from ui.experiments_page import comparison_chart_options
 from ui.predict_page import probability_pairs, range_rules
 from ui.widgets import describe, fmt_time
-
-
-def run(training_id, status, start, family="random_forest", error=""):
-    return {"training_id": training_id, "status": status, "start_time": start, "family": family, "error": error}
-
-
-@pytest.mark.parametrize(
-    "runs, stored, state, reason",
-    [
-        ([], 3, "waiting", "3/10 batches stored; no training yet"),
-        ([], None, "waiting", "?/10 batches stored; no training yet"),
-        ([run("a", "FINISHED", 1), run("b", "RUNNING", 2)], 10, "running", "0 model(s) trained so far"),
-        ([{**run("b", "RUNNING", 2), "kind": "training"}, run("b", "FINISHED", 3)], 10, "running",
-         "1 model(s) trained so far"),
-        ([{**run("b", "FINISHED", 2), "kind": "training"}, run("b", "FINISHED", 3)], 10, "done",
-         "1 model(s) trained"),
-        ([run("a", "FINISHED", 1), run("a", "FINISHED", 2)], 10, "done", "2 model(s) trained"),
-        ([run("a", "FAILED", 1, "svc", "out of memory"), run("a", "FINISHED", 2)], 10, "failed", "svc: out of memory"),
-        ([run("a", "KILLED", 1, "gb")], 10, "failed", "gb: killed"),
-        ([run("old", "FAILED", 1), run("new", "FINISHED", 5)], 10, "done", "1 model(s) trained"),
-    ],
-)
-def test_training_state_follows_the_newest_training(runs, stored, state, reason):
-    found = training_state(runs, stored, 10)
-    assert (found["state"], found["reason"]) == (state, reason)
-
-
-def test_run_summary_reads_tags_metrics_and_info():
-    summary = run_summary({
-        "info": {"run_id": "r1", "run_name": "rf", "status": "FINISHED", "start_time": "1790000000000"},
-        "data": {
-            "metrics": [{"key": "accuracy", "value": 0.9}, {"key": "f1_weighted", "value": 0.8},
-                        {"key": "precision_weighted", "value": 0.85}, {"key": "recall_weighted", "value": 0.9}],
-            "tags": [{"key": "training_id", "value": "t1"}, {"key": "family", "value": "random_forest"}],
-        },
-    })
-    assert summary["training_id"] == "t1" and summary["family"] == "random_forest"
-    assert (summary["accuracy"], summary["f1"], summary["precision"], summary["recall"]) == (0.9, 0.8, 0.85, 0.9)
-    assert summary["start_time"] == 1790000000000
-    parent = run_summary({"info": {"run_id": "p", "run_name": "training-t1"},
-                          "data": {"tags": [{"key": "kind", "value": "training"}]}})
-    assert (parent["kind"], parent["family"], parent["accuracy"]) == ("training", "(whole training)", None)
-
-
-def test_version_summary_merges_aliases_and_tag_metrics():
-    summary = version_summary(
-        {"version": "4", "aliases": ["challenger"], "tags": [{"key": "accuracy", "value": "0.93"},
-                                                              {"key": "family", "value": "gb"}]},
-        {"4": ["champion"]},
-    )
-    assert summary["aliases"] == ["challenger", "champion"]
-    assert summary["accuracy"] == 0.93 and summary["f1"] is None and summary["family"] == "gb"
 
 
 def test_chart_has_one_series_per_score_and_one_bar_per_run():
@@ -115,3 +63,21 @@ def test_health_never_probes_a_data_api_off_this_machine(monkeypatch):
     remote = backend_module.Backend(load_settings({"DATA_API_URL": "http://data-api.course.example"}), "http://127.0.0.1:9")
     assert set(local.health()) == {"gateway", "data-api"}
     assert set(remote.health()) == {"gateway"}
+
+
+@pytest.mark.parametrize("answered, error, message", [
+    (403, "Unauthorized", "wrong admin user or password"),
+    (401, "Unauthorized", "wrong admin user or password"),
+    (404, "BadRequest", "version 7 of covertype-classifier does not exist"),
+])
+def test_promote_names_what_mlflow_refused(tmp_path, answered, error, message):
+    from shared import errors
+    from shared.settings import load_settings
+    from tests.unit.test_registry import BASE, FakeTransport
+    from ui.backend import Backend
+
+    backend = Backend(load_settings({"MLFLOW_TRACKING_URI": BASE, "SECRETS_DIR": str(tmp_path)}), "http://127.0.0.1:9")
+    backend.mlflow.http.mount(BASE, FakeTransport(answered))
+    with pytest.raises(getattr(errors, error), match=message) as raised:
+        backend.promote("7", "admin", "typed")
+    assert type(raised.value) is getattr(errors, error)

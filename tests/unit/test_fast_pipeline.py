@@ -17,10 +17,11 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from infra.data_api.synthetic import generate
 from shared import training
-from shared.champion import VersionInfo, champion_of
+from shared.champion import champion_of
 from shared.dataset import frame_from_rows
 from shared.fast_pipeline import TREE_WALK_MAX_ROWS, FastPipeline, TreeWalk, probe_columns
 from shared.predict_service import PredictService, column_array
+from shared.registry import VersionInfo
 from shared.schema import FEATURES, NUMERIC_FEATURES
 from shared.settings import load_settings
 from tests.predict_support import FixedHolder, build_pipeline, sample_records

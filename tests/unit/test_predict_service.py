@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from shared.champion import VersionInfo, champion_of
+from shared.champion import champion_of
 from shared.predict_service import PredictService
+from shared.registry import VersionInfo
 from shared.schema import CATEGORIES, FEATURES, NUMERIC_RANGES
 from shared.settings import load_settings
 from tests.predict_support import FixedHolder, build_pipeline, sample_records
