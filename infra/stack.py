@@ -9,14 +9,12 @@ directory and free ports.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
-import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pymysql
@@ -303,55 +301,13 @@ def bootstrap_minio(stack: Stack) -> None:
     minio_access.apply(settings, stack.config.secret)
 
 
-@contextlib.contextmanager
-def environment(values: dict[str, str]) -> Iterator[None]:
-    """`values` in os.environ for the block (MLflow's clients read their credentials there)."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def bootstrap_mlflow(stack: Stack) -> None:
     """MLflow's users per role, with the stack admin's credentials (idempotent). Every user reads
     (`default_permission`); train-model also writes runs in the experiment and versions and aliases
     of the model; the UI moves the alias only with the admin credentials its user types in."""
-    settings = stack.settings()
-    user, password = settings.mlflow_credentials
-    admin_env = {"MLFLOW_TRACKING_USERNAME": user, "MLFLOW_TRACKING_PASSWORD": password,
-                 "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
-    with environment(admin_env), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="starlette.middleware.wsgi is deprecated")  # from MLflow's server
-        from mlflow import MlflowClient
-        from mlflow.exceptions import RestException
-        from mlflow.server.auth.client import AuthServiceClient
+    from shared import tracking  # mlflow takes seconds to import: only `up` needs it
 
-        users = AuthServiceClient(settings.mlflow_tracking_uri)
-        for role, secret in MLFLOW_USERS.items():
-            if not _created(lambda: users.create_user(role, stack.config.secret(secret)), RestException):
-                users.update_user_password(role, stack.config.secret(secret))
-        tracking = MlflowClient(settings.mlflow_tracking_uri)
-        experiment = tracking.get_experiment_by_name(settings.experiment_name)
-        experiment_id = experiment.experiment_id if experiment else tracking.create_experiment(settings.experiment_name)
-        for kind, resource in (("experiment", experiment_id), ("registered_model", settings.model_name)):
-            _created(lambda: users.grant_user_permission("train-model", kind, resource, "EDIT"), RestException)
-
-
-def _created(create: Callable[[], object], rest_exception: type) -> bool:
-    """Runs `create`; False when MLflow says it exists already (a second `make up`)."""
-    try:
-        create()
-    except rest_exception as exc:
-        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-            raise
-        return False
-    return True
+    tracking.set_up_users(stack.settings(), {role: stack.config.secret(secret) for role, secret in MLFLOW_USERS.items()})
 
 
 def batch_notification(settings: Settings) -> NotificationConfig:

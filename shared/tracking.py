@@ -11,11 +11,14 @@ FAILED and no alias moves.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import tempfile
 import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +30,7 @@ import skops
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
 from mlflow.entities import RunStatus
-from mlflow.exceptions import MlflowException
+from mlflow.exceptions import MlflowException, RestException
 from mlflow.models import infer_signature
 from mlflow.telemetry import set_telemetry_client
 
@@ -318,3 +321,50 @@ def summary(training_id: str, parent_run_id: str, tracked: list[TrackedCandidate
         ],
         "decision": decision,
     }
+
+
+# --- the stack's set-up ---------------------------------------------------------------------
+def set_up_users(settings: Settings, passwords: Mapping[str, str]) -> None:
+    """Each role's MLflow user with its password (created, or its password set again) and
+    train-model's EDIT on the experiment and the model, with the admin's credentials in
+    `settings` (idempotent: a second `make up` changes nothing)."""
+    user, password = settings.mlflow_credentials
+    admin_env = {"MLFLOW_TRACKING_USERNAME": user, "MLFLOW_TRACKING_PASSWORD": password,
+                 "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+    with environment(admin_env), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="starlette.middleware.wsgi is deprecated")  # from MLflow's server
+        from mlflow.server.auth.client import AuthServiceClient
+
+        users = AuthServiceClient(settings.mlflow_tracking_uri)
+        for role, role_password in passwords.items():
+            if not created(users.create_user, role, role_password):
+                users.update_user_password(role, role_password)
+        experiment = experiment_id(MlflowClient(settings.mlflow_tracking_uri), settings.experiment_name)
+        for kind, resource in (("experiment", experiment), ("registered_model", settings.model_name)):
+            created(users.grant_user_permission, "train-model", kind, resource, "EDIT")
+
+
+def created(create: Callable[..., object], *args: str) -> bool:
+    """Calls `create(*args)`; False when MLflow says it exists already."""
+    try:
+        create(*args)
+    except RestException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """`values` in os.environ for the block (MLflow's clients read their credentials there)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
