@@ -17,11 +17,11 @@ from __future__ import annotations
 import functools
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 from xml.etree.ElementTree import ParseError
 
 import urllib3
@@ -38,6 +38,7 @@ JSON = "application/json"
 MISSING = ("NoSuchKey", "NoSuchObject")
 CREDENTIALS_REFUSED = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied")
 PRESIGNED_FOR = timedelta(minutes=5)
+T = TypeVar("T")
 
 
 class PreconditionFailed(PipelineError):
@@ -150,23 +151,17 @@ def queue_notifications(settings: Settings, bucket: str) -> list[QueueConfig]:
 # --- objects --------------------------------------------------------------------------------
 def stat(settings: Settings, bucket: str, key: str) -> ObjectInfo | None:
     with _errors(settings):
-        try:
-            found = client(settings).stat_object(bucket, key)
-        except S3Error as exc:
-            if exc.code in MISSING:
-                return None
-            raise
+        found = _unless_missing(lambda: client(settings).stat_object(bucket, key))
+    if found is None:
+        return None
     return ObjectInfo(key, (found.etag or "").strip('"'), user_metadata(found.metadata or {}))
 
 
 def read(settings: Settings, bucket: str, key: str) -> Object | None:
     with _errors(settings):
-        try:
-            response = client(settings).get_object(bucket, key)
-        except S3Error as exc:
-            if exc.code in MISSING:
-                return None
-            raise
+        response = _unless_missing(lambda: client(settings).get_object(bucket, key))
+        if response is None:
+            return None
         try:
             body = response.read()
         finally:
@@ -174,6 +169,16 @@ def read(settings: Settings, bucket: str, key: str) -> Object | None:
             response.release_conn()
     etag = response.headers.get("etag", "").strip('"')
     return Object(key, etag, user_metadata(response.headers), body)
+
+
+def _unless_missing(call: Callable[[], T]) -> T | None:
+    """What `call` returns, None when MinIO says the object does not exist."""
+    try:
+        return call()
+    except S3Error as exc:
+        if exc.code in MISSING:
+            return None
+        raise
 
 
 def read_json(settings: Settings, bucket: str, key: str) -> tuple[Any, str] | None:
