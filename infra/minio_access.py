@@ -51,13 +51,9 @@ def policies(settings: Settings) -> dict[str, dict]:
 
 def apply(settings: Settings, secret: Callable[[str], str]) -> None:
     """Create or update every role's policy and user (idempotent), with the root credentials in `settings`."""
-    from minio import MinioAdmin
-    from minio.credentials import StaticProvider
+    from shared import storage  # imports minio, which `main` does without (faasd runs it on the standard library)
 
-    admin = MinioAdmin(
-        endpoint=settings.minio_endpoint, secure=settings.minio_secure,
-        credentials=StaticProvider(settings.minio_access_key, settings.minio_secret_key),
-    )
+    admin = storage.admin(settings)
     for role, policy in policies(settings).items():
         admin.policy_add(policy_name(role), policy=policy)
         admin.user_add(role, secret(MINIO_USERS[role]))

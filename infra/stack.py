@@ -18,15 +18,15 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pymysql
-from minio.notificationconfig import NotificationConfig, PrefixFilterRule, QueueConfig
 
 from infra import minio_access
 from infra.config import ROOT, StackConfig, ensure_secrets, load_stack_config
 from infra.gateway import runtime
 from infra.launch import MINIO_WEBHOOK_ID
 from infra.schedule import check_schedules, rebuild_interval
+from shared import storage
 from shared.errors import ConfigError, PipelineError, ServiceUnavailable
-from shared.health import CHECKS, minio_client
+from shared.health import CHECKS
 from shared.settings import MLFLOW_USERS, Settings, load_settings
 
 # start order; each entry: service, ports it binds, seconds to wait for health
@@ -292,12 +292,11 @@ def bootstrap_mysql(stack: Stack) -> None:
 
 def bootstrap_minio(stack: Stack) -> None:
     settings = stack.settings()
-    client = minio_client(settings)
     for bucket in (settings.batch_bucket, settings.artifact_bucket):
-        if not client.bucket_exists(bucket):
-            client.make_bucket(bucket)
-    # new batch objects notify train-model (replaces the bucket's notification set: ours alone)
-    client.set_bucket_notification(settings.batch_bucket, batch_notification(settings))
+        storage.ensure_bucket(settings, bucket)
+    # new batch objects notify train-model
+    storage.notify_on_create(settings, settings.batch_bucket, settings.batch_prefix,
+                             f"arn:minio:sqs::{MINIO_WEBHOOK_ID}:webhook", config_id="train-model")
     minio_access.apply(settings, stack.config.secret)
 
 
@@ -308,13 +307,6 @@ def bootstrap_mlflow(stack: Stack) -> None:
     from shared import tracking  # mlflow takes seconds to import: only `up` needs it
 
     tracking.set_up_users(stack.settings(), {role: stack.config.secret(secret) for role, secret in MLFLOW_USERS.items()})
-
-
-def batch_notification(settings: Settings) -> NotificationConfig:
-    return NotificationConfig(queue_config_list=[QueueConfig(
-        ["s3:ObjectCreated:*"], config_id="train-model", queue=f"arn:minio:sqs::{MINIO_WEBHOOK_ID}:webhook",
-        prefix_filter_rule=PrefixFilterRule(settings.batch_prefix),
-    )])
 
 
 BOOTSTRAP: dict[str, Callable[[Stack], None]] = {

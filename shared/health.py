@@ -8,44 +8,19 @@ from __future__ import annotations
 
 import pymysql
 import requests
-import urllib3
-from minio import Minio
-from minio.error import S3Error
 
+from shared import storage
 from shared.errors import ConfigError, ServiceUnavailable
 from shared.settings import Settings
 
 
-def minio_client(settings: Settings) -> Minio:
-    """The one way the pipeline builds a MinIO client: timeouts and no retry storms."""
-    http = urllib3.PoolManager(
-        timeout=urllib3.Timeout(connect=settings.http_timeout, read=settings.http_timeout),
-        retries=urllib3.Retry(total=1, backoff_factor=0.2, status_forcelist=[502, 503, 504]),
-        maxsize=16,
-    )
-    return Minio(
-        settings.minio_endpoint,
-        access_key=settings.minio_access_key,
-        secret_key=settings.minio_secret_key,
-        secure=settings.minio_secure,
-        http_client=http,
-    )
-
-
 def check_minio(settings: Settings) -> None:
     try:
-        minio_client(settings).bucket_exists(settings.batch_bucket)  # the one bucket every MinIO user may see
-    except S3Error as exc:
-        if exc.code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied"):
-            raise ConfigError(
-                f"MinIO at {settings.minio_endpoint} rejected the credentials ({exc.code}): "
-                "check the MinIO secrets (minio-access-key and minio-secret-key, or the role's own)"
-            ) from None
-        raise ServiceUnavailable(f"MinIO at {settings.minio_endpoint} answered {exc.code}: {exc.message}") from None
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise ServiceUnavailable(
-            f"MinIO at {settings.minio_endpoint} is not reachable ({type(exc).__name__}): "
-            "start it with `make up` or set MINIO_ENDPOINT"
+        storage.bucket_exists(settings, settings.batch_bucket)  # the one bucket every MinIO user may see
+    except storage.Refused as exc:
+        raise ConfigError(
+            f"MinIO at {settings.minio_endpoint} rejected the credentials ({exc.code}): "
+            "check the MinIO secrets (minio-access-key and minio-secret-key, or the role's own)"
         ) from None
 
 

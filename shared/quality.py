@@ -16,8 +16,6 @@ thresholds suit batches of thousands of rows (the Data API's are 5,810).
 
 from __future__ import annotations
 
-import io
-import json
 import sys
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -28,10 +26,9 @@ import pandas as pd
 from scipy.spatial.distance import jensenshannon
 from scipy.special import rel_entr
 
-from shared import batches
-from shared.champion import Registry
+from shared import batches, storage
 from shared.errors import PipelineError, ServiceUnavailable, UpstreamError
-from shared.health import minio_client
+from shared.registry import Registry
 from shared.schema import CATEGORICAL_FEATURES, CATEGORIES, COLUMNS, LABEL, NUMERIC_FEATURES, NUMERIC_RANGES
 from shared.settings import QUALITY_PREFIX, Settings
 
@@ -236,24 +233,13 @@ def load_all(settings: Settings, group: int) -> Stored:
 
 
 def put(settings: Settings, key: str, body: dict) -> None:
-    data = json.dumps(body).encode()
-    with batches.minio_errors(settings):
-        minio_client(settings).put_object(settings.batch_bucket, key, io.BytesIO(data), len(data),
-                                          content_type="application/json")
+    storage.write_json(settings, settings.batch_bucket, key, body)
 
 
 def load(settings: Settings, group: int, batch: int) -> dict | None:
     """The stored report of one batch, None if it has none."""
-    with batches.minio_errors(settings):
-        client = minio_client(settings)
-        if batches.stat(client, settings.batch_bucket, quality_key(group, batch)) is None:
-            return None
-        response = client.get_object(settings.batch_bucket, quality_key(group, batch))
-        try:
-            return json.loads(response.read())
-        finally:
-            response.close()
-            response.release_conn()
+    found = storage.read_json(settings, settings.batch_bucket, quality_key(group, batch))
+    return None if found is None else found[0]
 
 
 def reports_for(settings: Settings, group: int, stored: Stored) -> dict[int, dict]:

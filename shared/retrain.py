@@ -6,50 +6,30 @@ gateway's `basic-auth-user` / `basic-auth-password`, body `{"force": true}` to r
 even a set of batches already trained). Only the admin may force (403 for the webhook).
 
 The bucket, not the count of events, is the source of truth: every call lists the
-group's stored batches. Two objects beside the batches make training happen once:
-
-    training/group=<G>/lock.json     created only if absent (S3 `If-None-Match: *`); holds
-                                     the training id and a short lease that the holder
-                                     renews while it trains; a lease past its end (its
-                                     holder was killed) is taken over atomically
-                                     (`If-Match: <etag>`)
-    training/group=<G>/trained.json  the batch set last trained, written after success
+group's stored batches; the lock and marker of shared/training_lock.py make training
+happen once per set of batches.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
-import json
 import logging
-import threading
-import time
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
-import urllib3
-from minio import Minio
-from minio.error import S3Error
-from mlflow.exceptions import MlflowException
-
 from shared import quality
-from shared.batches import BatchInfo, list_batches, load_batch, minio_errors
+from shared.batches import BatchInfo, list_batches, load_batch
 from shared.dataset import frame_from_rows
 from shared.errors import BadRequest, Forbidden, PipelineError, ServiceUnavailable, Unauthorized, UpstreamError
-from shared.health import minio_client
-from shared.http import parse_json
-from shared.settings import TRAINING_STATE_PREFIX as STATE_PREFIX
+from shared.http import basic_auth_matches, bearer_token, header, parse_json, same_secret
 from shared.settings import Settings
-from shared.tracking import Lineage, fail_running_runs, train_and_track
+from shared.tracking import TRACKING_ERRORS, Lineage, fail_running_runs, train_and_track
 from shared.training import NotEnoughData, prepare
+from shared.training_lock import TrainingState
 
 MAX_CALL_BYTES = 1024 * 1024  # a MinIO event is a few KB
-LEASE_RENEWALS = 4  # renewals per lease: a holder may miss three before it loses the lock
 
 log = logging.getLogger(__name__)
 
@@ -68,32 +48,11 @@ class Call:
 def authorize(settings: Settings, headers: Mapping[str, str]) -> str:
     """'webhook' or 'admin'; Unauthorized otherwise (never says which part was wrong)."""
     supplied = header(headers, "Authorization")
-    scheme, _, credentials = supplied.partition(" ")
-    if scheme.lower() == "bearer" and same(credentials.strip(), settings.secret("minio-webhook-token")):
+    if same_secret(bearer_token(supplied), settings.secret("minio-webhook-token")):
         return "webhook"
-    if scheme.lower() == "basic" and basic_auth_matches(settings, credentials.strip()):
+    if basic_auth_matches(supplied, settings.secret("basic-auth-user"), settings.secret("basic-auth-password")):
         return "admin"
     raise Unauthorized("train-model needs the MinIO webhook token (Bearer) or the admin's basic auth")
-
-
-def header(headers: Mapping[str, str], name: str) -> str:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return ""
-
-
-def same(given: str, expected: str) -> bool:
-    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
-
-
-def basic_auth_matches(settings: Settings, credentials: str) -> bool:
-    try:
-        user, _, password = base64.b64decode(credentials, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return False
-    user_ok = same(user, settings.secret("basic-auth-user"))
-    return same(password, settings.secret("basic-auth-password")) and user_ok
 
 
 # --- what was asked -------------------------------------------------------------------------
@@ -178,7 +137,7 @@ def fail_abandoned_runs(settings: Settings, holder: dict) -> None:
               "the lock was taken over")
     try:
         failed = fail_running_runs(settings, str(holder.get("training_id")), reason)
-    except MlflowException as exc:
+    except TRACKING_ERRORS as exc:
         log.warning("could not mark the runs of abandoned training %s failed: %s", holder.get("training_id"), exc)
         return
     if failed:
@@ -205,7 +164,7 @@ def train(settings: Settings, batches: list[BatchInfo], training_id: str) -> dic
         stored = quality.Stored(settings, group, {info.batch_number: info for info in batches})
         data_quality = quality.training_summary(quality.reports_for(settings, group, stored))
         return train_and_track(settings, data, lineage, training_id, data_quality)
-    except (BadRequest, NotEnoughData, UpstreamError, ServiceUnavailable, MlflowException, ValueError, OSError) as exc:
+    except (BadRequest, NotEnoughData, UpstreamError, ServiceUnavailable, *TRACKING_ERRORS, ValueError, OSError) as exc:
         message = exc.message if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}"
         raise TrainingFailed(
             f"training {training_id} failed: {message}; the champion is unchanged, "
@@ -222,121 +181,3 @@ def span(numbers: list[int]) -> str:
         return "none"
     contiguous = numbers == list(range(numbers[0], numbers[-1] + 1))
     return f"{numbers[0]}-{numbers[-1]}" if contiguous and len(numbers) > 1 else ",".join(map(str, numbers))
-
-
-# --- the lock and the marker in MinIO -------------------------------------------------------
-class TrainingState:
-    def __init__(self, settings: Settings, group: int):
-        self.settings = settings
-        self.bucket = settings.batch_bucket
-        self.lock_key = f"{STATE_PREFIX}group={group}/lock.json"
-        self.trained_key = f"{STATE_PREFIX}group={group}/trained.json"
-        self.taken_over: dict | None = None  # the expired holder's record, when acquire took its lock over
-
-    def client(self) -> Minio:
-        return minio_client(self.settings)
-
-    def trained(self) -> dict | None:
-        with minio_errors(self.settings):
-            found = read_json(self.client(), self.bucket, self.trained_key)
-        return found[0] if found else None
-
-    def record_trained(self, training_id: str, numbers: list[int]) -> None:
-        body = {"training_id": training_id, "batches": numbers, "trained_at": now_iso()}
-        with minio_errors(self.settings):
-            put_json(self.client(), self.bucket, self.trained_key, body)
-
-    @contextmanager
-    def lock(self, training_id: str, numbers: list[int]) -> Iterator[dict | None]:
-        """Yields None when we hold the lock (renewed meanwhile, released on exit), else the holder's record."""
-        lease = self.settings.training_lock_lease
-        record = {"training_id": training_id, "batches": numbers, "started_at": now_iso(),
-                  "expires_at": time.time() + lease}
-        with minio_errors(self.settings):
-            holder = self.acquire(record)
-        if holder is not None:
-            yield holder
-            return
-        stop = threading.Event()
-        heartbeat = threading.Thread(target=self.keep_lease, args=(record, stop), name="lock-lease", daemon=True)
-        heartbeat.start()
-        try:
-            yield None
-        finally:
-            stop.set()
-            heartbeat.join()
-            with minio_errors(self.settings):
-                self.client().remove_object(self.bucket, self.lock_key)
-
-    def keep_lease(self, record: dict, stop: threading.Event) -> None:
-        """Push our lease's end forward until `stop`; a killed process stops renewing, so its lock expires."""
-        lease = self.settings.training_lock_lease
-        while not stop.wait(lease / LEASE_RENEWALS):
-            try:
-                if not self.renew(record, lease):
-                    log.warning("training %s lost its lock to another trainer", record["training_id"])
-                    return
-            except (S3Error, urllib3.exceptions.HTTPError, OSError) as exc:
-                # MinIO blinked: the lease has time left, the next beat tries again
-                log.warning("renewing the lock of training %s failed: %s", record["training_id"], exc)
-
-    def renew(self, record: dict, lease: float) -> bool:
-        """Extend our lease; False when the lock is no longer ours."""
-        client = self.client()
-        found = read_json(client, self.bucket, self.lock_key)
-        if found is None or found[0].get("training_id") != record["training_id"]:
-            return False
-        renewed = {**found[0], "expires_at": time.time() + lease}
-        return put_json(client, self.bucket, self.lock_key, renewed, condition={"If-Match": f'"{found[1]}"'})
-
-    def acquire(self, record: dict) -> dict | None:
-        client = self.client()
-        for _ in range(3):
-            if put_json(client, self.bucket, self.lock_key, record, condition={"If-None-Match": "*"}):
-                return None
-            found = read_json(client, self.bucket, self.lock_key)
-            if found is None:
-                continue  # released between our two requests: try again
-            holder, etag = found
-            if float(holder.get("expires_at", 0)) > time.time():
-                return holder
-            # the holder's lease ran out (it crashed): take over unless someone else just did
-            if put_json(client, self.bucket, self.lock_key, record, condition={"If-Match": f'"{etag}"'}):
-                self.taken_over = holder
-                return None
-        return {"training_id": "unknown"}  # the lock kept changing hands: someone is training
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def put_json(client: Minio, bucket: str, key: str, body: dict, condition: dict | None = None) -> bool:
-    """Write the object; with a condition, False when the condition does not hold."""
-    headers = {"Content-Type": "application/json", **(condition or {})}
-    try:
-        # minio-py's public put_object turns unknown headers into user metadata, so the
-        # conditional write goes through the lower-level call
-        client._put_object(bucket, key, json.dumps(body).encode(), headers=headers)
-    except S3Error as exc:
-        if condition and exc.code == "PreconditionFailed":
-            return False
-        raise
-    return True
-
-
-def read_json(client: Minio, bucket: str, key: str) -> tuple[dict, str] | None:
-    """(body, etag) of a small JSON object, None if absent."""
-    try:
-        response = client.get_object(bucket, key)
-    except S3Error as exc:
-        if exc.code in ("NoSuchKey", "NoSuchObject"):
-            return None
-        raise
-    try:
-        body = json.loads(response.read())
-        etag = response.headers.get("etag", "").strip('"')
-    finally:
-        response.close()
-        response.release_conn()
-    return body, etag

@@ -40,7 +40,7 @@ MLFLOW_USERS: dict[str, str] = {
     "predict": "mlflow-predict-password",
     "web-ui": "mlflow-web-ui-password",
 }
-# where train-model keeps its lock and marker, beside the batches (shared/retrain.py)
+# where train-model keeps its lock and marker, beside the batches (shared/training_lock.py)
 TRAINING_STATE_PREFIX = "training/"
 QUALITY_PREFIX = "quality/"  # the batches' data-quality reports (shared/quality.py)
 ROLES = ("", *dict.fromkeys([*MINIO_USERS, *MLFLOW_USERS]))

@@ -55,6 +55,7 @@ from shared.training import (
     train_candidate,
 )
 
+TRACKING_ERRORS = (MlflowException,)  # what a tracking call may raise beyond the pipeline's own errors
 CHALLENGER = "challenger"
 MODEL_ARTIFACT = "model"
 IMPORTANCE_ARTIFACT = "permutation_importance.json"  # feature -> {"mean", "std"} of the accuracy lost

@@ -21,9 +21,10 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from infra.stack import Stack
+from shared import storage
 from shared.batches import list_batches
-from shared.retrain import TrainingState, read_json
 from shared.settings import Settings
+from shared.training_lock import TrainingState
 from tests.pipeline_support import FAST_CADENCE, pipeline_stack, wait_for
 from tests.predict_support import sample_records
 
@@ -82,7 +83,7 @@ class Pipeline:
         return TrainingState(self.settings, self.settings.group_number)
 
     def lock(self) -> dict | None:
-        found = read_json(self.state().client(), self.settings.batch_bucket, self.state().lock_key)
+        found = storage.read_json(self.settings, self.settings.batch_bucket, self.state().lock_key)
         return found[0] if found else None
 
     def batches(self) -> list[tuple[int, str]]:

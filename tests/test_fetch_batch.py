@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from infra.data_api.synthetic import generate
+from shared import storage
 from shared.batches import list_batches, load_batch
-from shared.health import minio_client
 from shared.settings import load_settings
 from tests.conftest import free_port
 from tests.data_api_support import Context, Event, FakeDataApi, payload, stand_in
@@ -56,10 +56,10 @@ def bucket(stack_env, monkeypatch) -> str:
 
 
 def objects_in(bucket: str, prefix: str = "batches/") -> list[str]:
-    client = minio_client(load_settings())
-    if not client.bucket_exists(bucket):
+    settings = load_settings()
+    if not storage.bucket_exists(settings, bucket):
         return []
-    return [obj.object_name for obj in client.list_objects(bucket, prefix=prefix, recursive=True)]
+    return storage.keys(settings, bucket, prefix, recursive=True)
 
 
 # seconds; long enough for two calls in one window on a loaded machine. A call that stores a

@@ -18,8 +18,8 @@ def test_reports_are_kept_logged_with_the_training_and_recomputable(stack_env, m
     import mlflow
     from mlflow import MlflowClient
 
+    from shared import storage
     from shared.batches import store_batch
-    from shared.health import minio_client
     from tests.train_support import call, isolate, load_handler, minio_event_body
 
     settings = isolate(monkeypatch, "quality")
@@ -30,7 +30,7 @@ def test_reports_are_kept_logged_with_the_training_and_recomputable(stack_env, m
         stored = quality.compute_and_store(settings, group, number)  # what fetch-batch does
         assert stored["flagged"] is (number == 10), (number, stored["flagged_features"])
     assert quality.load(settings, group, 10)["flagged_features"] == ["Elevation", LABEL]
-    minio_client(settings).remove_object(settings.batch_bucket, quality.quality_key(group, 3))
+    storage.remove(settings, settings.batch_bucket, quality.quality_key(group, 3))
 
     status, body = call(load_handler(), settings, minio_event_body(settings, 10))
     assert (status, body["status"]) == (200, "trained"), body

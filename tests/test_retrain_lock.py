@@ -12,9 +12,9 @@ from mlflow import MlflowClient
 
 from infra.gateway.asyncq import Outcome, RetryPolicy, new_call, policy_from_annotations
 from infra.gateway.natsq import JetStreamQueue, QueueSettings
-from shared.health import minio_client
-from shared.retrain import TrainingState, put_json, read_json
+from shared import storage
 from shared.settings import load_settings
+from shared.training_lock import TrainingState
 from tests.conftest import running_stack
 from tests.train_support import event, isolate, load_handler, minio_event_body, store_batches, webhook_headers
 
@@ -28,7 +28,7 @@ def state(stack_env, monkeypatch) -> TrainingState:
     monkeypatch.setenv("BATCH_BUCKET", f"lock-{uuid.uuid4().hex[:8]}")
     monkeypatch.setenv("TRAINING_LOCK_LEASE_SECONDS", str(LEASE))
     settings = load_settings()
-    minio_client(settings).make_bucket(settings.batch_bucket)
+    storage.ensure_bucket(settings, settings.batch_bucket)
     return TrainingState(settings, settings.group_number)
 
 
@@ -42,17 +42,17 @@ def test_a_holder_keeps_its_lock_past_the_lease_while_it_trains(state):
         time.sleep(3 * LEASE)  # three leases: only the renewals keep it
         rival = state.acquire(record("second", time.time() + LEASE))
     assert rival is not None and rival["training_id"] == "first"
-    assert read_json(state.client(), state.bucket, state.lock_key) is None  # released on exit
+    assert storage.read_json(state.settings, state.bucket, state.lock_key) is None  # released on exit
 
 
 def test_the_lock_of_a_killed_holder_is_taken_over_once_its_lease_ends(state):
     # a holder killed mid-training leaves its lock behind and renews it no more
-    put_json(state.client(), state.bucket, state.lock_key, record("killed", time.time() + LEASE))
+    storage.write_json(state.settings, state.bucket, state.lock_key, record("killed", time.time() + LEASE))
     assert state.acquire(record("retry", time.time() + LEASE))["training_id"] == "killed"
     time.sleep(LEASE + 0.2)
     with state.lock("retry", [1]) as holder:
         assert holder is None
-        assert read_json(state.client(), state.bucket, state.lock_key)[0]["training_id"] == "retry"
+        assert storage.read_json(state.settings, state.bucket, state.lock_key)[0]["training_id"] == "retry"
 
 
 # train-model's annotations in stack.yml, with waits scaled down to this test's short lease
@@ -75,7 +75,7 @@ def test_an_async_call_that_finds_a_dead_holders_lock_is_retried_until_it_trains
     store_batches(settings, [1, 2], rows=200)
     state = TrainingState(settings, settings.group_number)
     killed = {"training_id": "killed", "batches": [1, 2], "started_at": "then", "expires_at": time.time() + 2.5}
-    put_json(state.client(), state.bucket, state.lock_key, killed)  # left by a trainer killed mid-training
+    storage.write_json(settings, state.bucket, state.lock_key, killed)  # left by a trainer killed mid-training
     abandoned = MlflowClient(settings.mlflow_tracking_uri).create_run(
         MlflowClient(settings.mlflow_tracking_uri).create_experiment(settings.experiment_name),
         tags={"training_id": "killed", "kind": "training"})

@@ -16,8 +16,9 @@ import pytest
 
 from infra.config import ROOT, load_stack_config
 from infra.stack import Stack
+from shared import storage
 from shared.errors import ConfigError, ServiceUnavailable
-from shared.health import check_minio, check_mlflow, check_mysql, minio_client
+from shared.health import check_minio, check_mlflow, check_mysql
 from shared.settings import load_settings
 from tests.conftest import running_stack
 
@@ -60,16 +61,10 @@ def mysql_run_row(stack: Stack, settings, run_id: str) -> tuple:
 
 
 def minio_artifact(settings, run_id: str) -> bytes:
-    client = minio_client(settings)
-    keys = [obj.object_name for obj in client.list_objects(settings.artifact_bucket, recursive=True)]
+    keys = storage.keys(settings, settings.artifact_bucket, recursive=True)
     matching = [key for key in keys if run_id in key and key.endswith("note.txt")]
     assert matching, f"no artifact of run {run_id} in bucket {settings.artifact_bucket}: {keys}"
-    response = client.get_object(settings.artifact_bucket, matching[0])
-    try:
-        return response.read()
-    finally:
-        response.close()
-        response.release_conn()
+    return storage.read(settings, settings.artifact_bucket, matching[0]).body
 
 
 def test_run_lands_in_mysql_and_minio_and_survives_restart(own_stack, tmp_path):

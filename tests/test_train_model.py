@@ -14,11 +14,10 @@ import pytest
 from mlflow import MlflowClient
 
 from infra.data_api.synthetic import generate
-from shared import tracking, training
-from shared.health import minio_client
+from shared import storage, tracking, training
 from shared.model_file import CHECKSUM_TAG
-from shared.retrain import TrainingState, put_json, read_json
 from shared.schema import FEATURES
+from shared.training_lock import TrainingState
 from tests.train_support import (
     admin_headers,
     call,
@@ -127,8 +126,7 @@ def assert_tracked_in_mysql_and_minio(settings, client, parent_run_id: str, chil
     finally:
         connection.close()
     experiment_id = client.get_experiment_by_name(settings.experiment_name).experiment_id
-    keys = [obj.object_name for obj in
-            minio_client(settings).list_objects(settings.artifact_bucket, prefix=f"{experiment_id}/", recursive=True)]
+    keys = storage.keys(settings, settings.artifact_bucket, f"{experiment_id}/", recursive=True)
     assert any(key.endswith("/model.skops") for key in keys), keys[:20]
     assert any(key.endswith(f"{child_run_id}/artifacts/confusion_matrix.png") for key in keys)
 
@@ -227,10 +225,9 @@ def test_a_held_lock_defers_and_an_expired_one_is_taken_over(stack_env, monkeypa
     settings = isolate(monkeypatch, "lock")
     store_batches(settings, range(1, 11))
     state = TrainingState(settings, settings.group_number)
-    client = minio_client(settings)
     holder = {"training_id": "elsewhere", "batches": list(range(1, 11)), "started_at": "then"}
 
-    put_json(client, settings.batch_bucket, state.lock_key, {**holder, "expires_at": time.time() + 600})
+    storage.write_json(settings, settings.batch_bucket, state.lock_key, {**holder, "expires_at": time.time() + 600})
     status, body = call(handler, settings, minio_event_body(settings, 10))
     # 429: the gateway's queue retries the call (stack.yml's com.openfaas.retry.* annotations)
     assert (status, body["status"], body["training_id"]) == (429, "in_progress", "elsewhere")
@@ -238,10 +235,10 @@ def test_a_held_lock_defers_and_an_expired_one_is_taken_over(stack_env, monkeypa
     assert (status, body["status"], body["training_id"]) == (429, "in_progress", "elsewhere")
 
     abandoned = start_abandoned_runs(settings, "elsewhere")  # what a killed trainer leaves in MLflow
-    put_json(client, settings.batch_bucket, state.lock_key, {**holder, "expires_at": time.time() - 1})  # it crashed
+    storage.write_json(settings, settings.batch_bucket, state.lock_key, {**holder, "expires_at": time.time() - 1})  # it crashed
     status, body = call(handler, settings, minio_event_body(settings, 10))
     assert (status, body["status"]) == (200, "trained"), body
-    assert read_json(client, settings.batch_bucket, state.lock_key) is None  # released
+    assert storage.read_json(settings, settings.batch_bucket, state.lock_key) is None  # released
     assert state.trained()["training_id"] == body["training_id"]
     for run_id in abandoned:
         run = mlflow_client(settings).get_run(run_id)

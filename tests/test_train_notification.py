@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import time
 import uuid
 
@@ -10,14 +9,14 @@ import pytest
 
 from infra.launch import MINIO_WEBHOOK_ID
 from infra.stack import bootstrap_minio
-from shared.health import minio_client
+from shared import storage
 from tests.conftest import running_stack
 
 pytestmark = pytest.mark.services
 
 
 def queue_configs(settings):
-    return minio_client(settings).get_bucket_notification(settings.batch_bucket).queue_config_list
+    return storage.queue_notifications(settings, settings.batch_bucket)
 
 
 def test_batch_bucket_notifies_train_model_once_however_often_bootstrapped(stack, settings):
@@ -42,9 +41,8 @@ def assert_events_queued(stack, settings) -> None:
     group = 900 + uuid.uuid4().int % 99  # a group train-model ignores, should an event ever reach it
     key = f"{settings.batch_prefix}group={group}/batch=01.json"
     outside = f"elsewhere/{uuid.uuid4().hex}.json"
-    client = minio_client(settings)
     for name in (key, outside):
-        client.put_object(settings.batch_bucket, name, io.BytesIO(b"{}"), 2)
+        storage.write(settings, settings.batch_bucket, name, b"{}")
     queue = stack.config.state_dir / "minio" / "events" / f"minio-webhook-{MINIO_WEBHOOK_ID}"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -54,5 +52,5 @@ def assert_events_queued(stack, settings) -> None:
         time.sleep(0.2)
     assert f"group%3D{group}" in queued
     assert outside.split("/")[1] not in queued
-    client.remove_object(settings.batch_bucket, key)
-    client.remove_object(settings.batch_bucket, outside)
+    storage.remove(settings, settings.batch_bucket, key)
+    storage.remove(settings, settings.batch_bucket, outside)

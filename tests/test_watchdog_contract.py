@@ -21,8 +21,8 @@ import requests
 from infra.config import ROOT
 from infra.gateway import runtime
 from infra.gateway.stackfile import Function, load_stack_file
+from shared import storage
 from shared.batches import batch_key
-from shared.health import minio_client
 from shared.quality import quality_key
 from shared.schema import FEATURES
 from shared.settings import load_settings
@@ -95,7 +95,7 @@ def test_fetch_batch_behind_the_watchdog_stores_a_batch(build, stack, tmp_path):
     settings = load_settings(stack.config.service_env())
     assert (body["reason"], body["batch_number"], body["rows"]) == ("stored", 1, 581)
     assert body["key"] == batch_key(settings, settings.group_number, 1)
-    stored = [obj.object_name for obj in minio_client(settings).list_objects(settings.batch_bucket, recursive=True)]
+    stored = storage.keys(settings, settings.batch_bucket, recursive=True)
     assert stored == [body["key"], quality_key(settings.group_number, 1)]  # the batch and its quality report
 
 

@@ -1,7 +1,8 @@
 """train-model: on MinIO's batch events (or an admin's {"force": true}), train once per batch set.
 
-A thin adapter: the work is in shared/retrain.py (who may call, whether to train, the
-lock) and shared/training.py / shared/tracking.py (the models, MLflow, the registry).
+A thin adapter: the work is in shared/retrain.py (who may call, whether to train),
+shared/training_lock.py (the lock) and shared/training.py / shared/tracking.py (the
+models, MLflow, the registry).
 200: waiting k/10, already trained, ignored, or trained (with a summary); 429: in
 progress elsewhere (the body names the holder; the gateway's queue retries the call, see
 the com.openfaas.retry.* annotations in stack.yml); 400: bad body; 401: neither the

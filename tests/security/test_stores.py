@@ -8,18 +8,16 @@ Real MariaDB, MinIO and MLflow (the session stack), the users `make up` creates.
 from __future__ import annotations
 
 import dataclasses
-import io
 import time
 import uuid
 
 import pytest
 import requests
-from minio.error import S3Error
 
 from infra.config import ROOT
 from infra.gateway.stackfile import load_stack_file
+from shared import storage
 from shared.errors import ConfigError
-from shared.health import minio_client
 from shared.model_file import MODEL_FILE
 from shared.registry import Registry, VersionInfo
 from shared.settings import MLFLOW_USERS
@@ -88,17 +86,15 @@ def test_train_model_moves_aliases_of_its_model_only(stack, settings):
 
 # --- MinIO -----------------------------------------------------------------------------------
 def put(settings, bucket: str, key: str) -> None:
-    minio_client(settings).put_object(bucket, key, io.BytesIO(b"{}"), 2)
+    storage.write(settings, bucket, key, b"{}")
 
 
 def get(settings, bucket: str, key: str) -> None:
-    response = minio_client(settings).get_object(bucket, key)
-    response.close()
-    response.release_conn()
+    storage.read(settings, bucket, key)
 
 
 def delete(settings, bucket: str, key: str) -> None:
-    minio_client(settings).remove_object(bucket, key)
+    storage.remove(settings, bucket, key)
 
 
 BATCH = "batches/group=99/batch=01.json"
@@ -149,7 +145,7 @@ def test_minio_users_may_do_only_what_their_role_needs(settings, probe_objects, 
     if allowed:
         operation(as_role(settings, role), bucket_name, key)
         return
-    with pytest.raises(S3Error) as refused:
+    with pytest.raises(storage.Refused) as refused:
         operation(as_role(settings, role), bucket_name, key)
     assert refused.value.code == "AccessDenied"
 
@@ -158,7 +154,7 @@ def test_predict_has_no_minio_user_at_all(settings):
     predict = load_stack_file(ROOT / "stack.yml", {}).functions["predict"]
     assert predict.secrets == ("mlflow-predict-password",)
     with pytest.raises(ConfigError, match="has no MinIO user"):
-        minio_client(as_role(settings, "predict"))
+        storage.client(as_role(settings, "predict"))
 
 
 # --- the model file --------------------------------------------------------------------------
@@ -188,10 +184,9 @@ def test_a_tampered_model_file_is_refused_and_the_old_champion_keeps_serving(sta
         assert requests.post(url, json=record, timeout=30).json()["model"]["version"] == first
         # someone with write access to the artifact bucket swaps the second version's file
         key = model_object_key(settings, name, second)
-        root = minio_client(settings)
-        genuine = root.get_object(settings.artifact_bucket, key).read()
+        genuine = storage.read(settings, settings.artifact_bucket, key).body
         tampered = genuine[:-16] + bytes(16)
-        root.put_object(settings.artifact_bucket, key, io.BytesIO(tampered), len(tampered))
+        storage.write(settings, settings.artifact_bucket, key, tampered, content_type="application/octet-stream")
         MlflowClient(settings.mlflow_tracking_uri).set_registered_model_alias(name, "champion", second)
         status = {}
         for _ in range(40):
