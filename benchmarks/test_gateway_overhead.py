@@ -1,7 +1,8 @@
 """What the gateway adds to a call: the echo test function, direct vs through the gateway.
 
 `make bench` prints throughput and p50/p99 latency at concurrency 1, 8 and 32, and the
-gateway's own CPU time per proxied request.
+gateway's own CPU time per proxied request, then PASS or MISS against the two goals
+(c=1 p50 within 0.5 ms of the function's, c=8 throughput at least 90 % of it).
 """
 
 from __future__ import annotations
@@ -50,12 +51,26 @@ def test_gateway_overhead(tmp_path):
         targets = {"direct": f"http://127.0.0.1:{port}/stats",
                    "gateway": f"{stack.config.url('gateway')}/function/echo/stats"}
         print(f"\n{'concurrency':>11} {'path':<8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7}")
+        figures = {}
         for concurrency in (1, 8, 32):
             for name, url in targets.items():
                 asyncio.run(load(url, 200, concurrency))  # warm the connections
-                rps, p50, p99 = asyncio.run(load(url, REQUESTS, concurrency))
+                rps, p50, p99 = figures[concurrency, name] = asyncio.run(load(url, REQUESTS, concurrency))
                 print(f"{concurrency:>11} {name:<8} {rps:7.0f} {p50:7.2f} {p99:7.2f}")
         pid = int(stack.ctl("pid", "gateway").stdout)
         before = cpu_seconds(pid)
         asyncio.run(load(targets["gateway"], REQUESTS, 8))
         print(f"gateway CPU per proxied request: {(cpu_seconds(pid) - before) / REQUESTS * 1e6:.0f} us")
+        print_verdicts(figures)
+
+
+def verdict(met: bool) -> str:
+    return "PASS" if met else "MISS"
+
+
+def print_verdicts(figures: dict) -> None:
+    """The goals of issue #16, as figures: this benchmark reports, it does not fail on speed."""
+    added = figures[1, "gateway"][1] - figures[1, "direct"][1]
+    share = figures[8, "gateway"][0] / figures[8, "direct"][0]
+    print(f"{verdict(added <= 0.5)} c=1 p50 through the gateway {added:+.2f} ms over the function's (goal <= +0.50)")
+    print(f"{verdict(share >= 0.9)} c=8 throughput through the gateway {share:.0%} of the function's (goal >= 90%)")

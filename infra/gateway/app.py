@@ -44,6 +44,7 @@ HOP_BY_HOP = frozenset((
     "expect",  # the gateway answered any 100-continue itself and sends the body at once
 ))
 NOT_PASSED_ON = HOP_BY_HOP | edges.NOT_FORWARDED  # a request's headers the function does not get
+NOT_PASSED_BACK = HOP_BY_HOP | {"x-call-id", "x-duration-seconds"}  # an answer's: the gateway sets these
 
 
 class FunctionUnreachable(Exception):
@@ -151,7 +152,7 @@ class Gateway:
                     raise FunctionUnreachable(function.name, 502, f"is not reachable: it {exc}") from None
                 self.provider.replicas.mark_down(function.name, port)
                 continue
-            kept = [(k, v) for k, v in answer_headers if k.lower() not in HOP_BY_HOP]
+            kept = [(k, v) for k, v in answer_headers if k.lower() not in NOT_PASSED_BACK]
             return Outcome(status, kept, payload, time.perf_counter() - started)
         raise FunctionUnreachable(function.name, 502, "is not reachable (no ready replica answered)")
 
@@ -168,10 +169,8 @@ class Gateway:
         except FunctionUnreachable as exc:
             log.warning("%s (call %s)", exc, call_id)
             return web.Response(status=exc.status, text=exc.message, headers={"X-Call-Id": call_id})
-        response = web.Response(status=outcome.status, body=outcome.body, headers=outcome.headers)
-        response.headers["X-Call-Id"] = call_id
-        response.headers["X-Duration-Seconds"] = f"{outcome.duration:.6f}"
-        return response
+        headers = [*outcome.headers, ("X-Call-Id", call_id), ("X-Duration-Seconds", f"{outcome.duration:.6f}")]
+        return web.Response(status=outcome.status, body=outcome.body, headers=headers)
 
     # --- async -----------------------------------------------------------------------------
     async def async_call(self, request: web.Request) -> web.Response:

@@ -58,6 +58,8 @@ async def read_body(request: web.Request, settings: GatewaySettings) -> bytes:
     if encoding not in WBITS and encoding not in ("", "identity"):
         raise web.HTTPUnsupportedMediaType(text=f"Content-Encoding {encoding!r} is not supported: "
                                                 "send gzip, deflate or an uncompressed body\n")
+    if not request.body_exists:
+        return b""
     inflater = zlib.decompressobj(WBITS[encoding]) if encoding in WBITS else None
     try:
         async with asyncio.timeout(settings.body_timeout):

@@ -6,6 +6,7 @@ same functions, environment, secrets, labels and annotations.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ class Function:
     annotations: dict[str, str] = field(default_factory=dict)
     fprocess: str = ""
 
-    @property
+    @functools.cached_property  # read on every call
     def timeout(self) -> float:
         """Seconds a call may take: the function's exec_timeout, as of-watchdog enforces it."""
         raw = self.environment.get("exec_timeout") or self.environment.get("write_timeout")
