@@ -13,9 +13,6 @@ started by its first call, which waits until it is ready.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 import logging
 import time
 import uuid
@@ -33,6 +30,7 @@ from infra.gateway.replicas import port_open
 from infra.gateway.settings import GatewaySettings
 from infra.gateway.stackfile import NAMESPACE, Function, StackFile
 from infra.gateway.upstream import ConnectionRefused, Upstream, UpstreamError
+from shared.http import basic_auth_matches
 from shared.settings import read_secret
 
 log = logging.getLogger("gateway")
@@ -76,8 +74,8 @@ class Gateway:
         self.metrics = GatewayMetrics()
         self.upstreams: dict[int, Upstream] = {}  # pooled connections, by function port
         self.credentials = (
-            read_secret("basic-auth-user", secrets_dir=settings.secrets_dir).encode(),
-            read_secret("basic-auth-password", secrets_dir=settings.secrets_dir).encode(),
+            read_secret("basic-auth-user", secrets_dir=settings.secrets_dir),
+            read_secret("basic-auth-password", secrets_dir=settings.secrets_dir),
         )
         self.default_retry = RetryPolicy(settings.async_max_attempts, settings.retry_delay, settings.retry_max_wait)
         self.retry_policies = {name: policy_from_annotations(fn.annotations, self.default_retry)
@@ -236,15 +234,8 @@ class Gateway:
             log.warning("callback for %s to %s failed (%s)", call["id"], call["callback_url"], type(exc).__name__)
 
     # --- /system ---------------------------------------------------------------------------
-    def authorized(self, header: str | None) -> bool:
-        if not header or not header.startswith("Basic "):
-            return False
-        try:
-            user, _, password = base64.b64decode(header[6:]).partition(b":")
-        except (binascii.Error, ValueError):
-            return False
-        expected_user, expected_password = self.credentials
-        return hmac.compare_digest(user, expected_user) & hmac.compare_digest(password, expected_password)
+    def authorized(self, authorization: str | None) -> bool:
+        return basic_auth_matches(authorization or "", *self.credentials)
 
 
 def not_found(name: str) -> web.Response:
