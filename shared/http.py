@@ -27,6 +27,8 @@ JSON = {"Content-Type": "application/json"}
 # --- reading a request ------------------------------------------------------------------------
 def header(headers: Mapping[str, str] | None, name: str) -> str:
     """A request header's value whatever the case of its name; "" when it was not sent."""
+    if headers and name in headers:
+        return headers[name]
     wanted = name.lower()
     return next((value for key, value in (headers or {}).items() if key.lower() == wanted), "")
 

@@ -219,7 +219,9 @@ def _put_if(settings: Settings, bucket: str, key: str, data: bytes, content_type
     minio, http = _connection(settings)
     with _errors(settings):
         url = minio.get_presigned_url("PUT", bucket, key, expires=PRESIGNED_FOR)
-        response = http.request("PUT", url, body=data, headers={"Content-Type": content_type, **condition})
+        # no retry: if a first answer were lost, the retry would meet our own write and answer 412
+        response = http.request("PUT", url, body=data, headers={"Content-Type": content_type, **condition},
+                                retries=False)
         if response.status >= 300:
             raise _error_of(settings, response)
 

@@ -63,7 +63,24 @@ class TrainingState:
         finally:
             stop.set()
             heartbeat.join()
+            self.release(training_id)
+
+    def release(self, training_id: str) -> None:
+        """Delete the lock if it is still ours and its lease has time left.
+
+        MinIO ignores If-Match on DELETE, so the delete cannot be conditional. It is safe while
+        our lease runs, because a rival only takes a lock over once its lease has ended. A lock
+        that another trainer took over while we stalled, or whose lease ran out, is left alone.
+        """
+        found = storage.read_json(self.settings, self.bucket, self.lock_key)
+        if found is None:
+            return
+        holder = found[0]
+        time_left = float(holder.get("expires_at", 0)) - time.time()
+        if holder.get("training_id") == training_id and time_left > self.settings.training_lock_lease / LEASE_RENEWALS:
             storage.remove(self.settings, self.bucket, self.lock_key)
+        else:
+            log.warning("training %s leaves the lock to %s", training_id, holder.get("training_id"))
 
     def keep_lease(self, record: dict, stop: threading.Event) -> None:
         """Push our lease's end forward until `stop`; a killed process stops renewing, so its lock expires."""

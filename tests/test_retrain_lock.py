@@ -45,6 +45,14 @@ def test_a_holder_keeps_its_lock_past_the_lease_while_it_trains(state):
     assert storage.read_json(state.settings, state.bucket, state.lock_key) is None  # released on exit
 
 
+def test_a_holder_that_lost_its_lock_leaves_the_new_holders_lock_on_exit(state):
+    with state.lock("stalled", [1]) as holder:
+        assert holder is None
+        # it stalled past its lease and a rival took the lock over
+        storage.write_json(state.settings, state.bucket, state.lock_key, record("rival", time.time() + 10 * LEASE))
+    assert storage.read_json(state.settings, state.bucket, state.lock_key)[0]["training_id"] == "rival"
+
+
 def test_the_lock_of_a_killed_holder_is_taken_over_once_its_lease_ends(state):
     # a holder killed mid-training leaves its lock behind and renews it no more
     storage.write_json(state.settings, state.bucket, state.lock_key, record("killed", time.time() + LEASE))
