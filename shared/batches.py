@@ -6,8 +6,8 @@ Body:     {"group_number", "batch_number", "columns", "rows" (lists of 13 string
 Metadata: rows, checksum-sha256 (of the body), fetched-at (ISO 8601 UTC), source (URL)
 
 A batch is stored by one PUT of the whole body, which MinIO makes visible atomically:
-an object under this layout is always complete. `store_batch` looks first and leaves
-an existing object alone, so a batch is written once.
+an object under this layout is always complete. The PUT is conditional (`If-None-Match: *`):
+MinIO leaves an existing object alone, so a batch is written once even by two fetches at once.
 """
 
 from __future__ import annotations
@@ -55,12 +55,13 @@ def now_iso() -> str:
 
 
 def store_batch(settings: Settings, group: int, batch: int, rows: list[list[str]], source: str) -> StoreResult:
-    """Write the batch unless it is already stored; either way describe the stored object."""
+    """Write the batch unless it is already stored; either way describe the stored object.
+
+    The write is conditional (MinIO checks that the key is absent), so of two fetches of the
+    same batch at once one stores it and the other reports the stored object.
+    """
     key = batch_key(settings, group, batch)
     storage.ensure_bucket(settings, settings.batch_bucket)
-    existing = storage.stat(settings, settings.batch_bucket, key)
-    if existing is not None:
-        return StoreResult(info_from_stat(existing), stored=False)
     fetched_at = now_iso()
     body = json.dumps(
         {"group_number": group, "batch_number": batch, "columns": list(COLUMNS), "rows": rows,
@@ -69,7 +70,14 @@ def store_batch(settings: Settings, group: int, batch: int, rows: list[list[str]
     ).encode()
     checksum = hashlib.sha256(body).hexdigest()
     metadata = {"rows": str(len(rows)), "checksum-sha256": checksum, "fetched-at": fetched_at, "source": source}
-    storage.write(settings, settings.batch_bucket, key, body, metadata=metadata)
+    try:
+        storage.write_once(settings, settings.batch_bucket, key, body, metadata=metadata)
+    except storage.PreconditionFailed:
+        existing = storage.stat(settings, settings.batch_bucket, key)
+        if existing is None:  # deleted again in between (make reset-group): nothing to describe
+            raise ServiceUnavailable(f"batch {settings.batch_bucket}/{key} was deleted while it was stored; "
+                                     "fetch it again") from None
+        return StoreResult(info_from_stat(existing), stored=False)
     info = BatchInfo(batch, key, len(rows), fetched_at, source, checksum)
     return StoreResult(info, stored=True)
 

@@ -203,9 +203,10 @@ def write_json(settings: Settings, bucket: str, key: str, value: Any) -> None:
     write(settings, bucket, key, json_bytes(value))
 
 
-def write_once(settings: Settings, bucket: str, key: str, data: bytes, content_type: str = JSON) -> None:
+def write_once(settings: Settings, bucket: str, key: str, data: bytes, content_type: str = JSON,
+               metadata: dict[str, str] | None = None) -> None:
     """Create the object; PreconditionFailed if it exists already."""
-    _put_if(settings, bucket, key, data, content_type, {"If-None-Match": "*"})
+    _put_if(settings, bucket, key, data, content_type, {"If-None-Match": "*"}, metadata)
 
 
 def replace(settings: Settings, bucket: str, key: str, data: bytes, etag: str, content_type: str = JSON) -> None:
@@ -213,12 +214,15 @@ def replace(settings: Settings, bucket: str, key: str, data: bytes, etag: str, c
     _put_if(settings, bucket, key, data, content_type, {"If-Match": f'"{etag}"'})
 
 
-def _put_if(settings: Settings, bucket: str, key: str, data: bytes, content_type: str, condition: dict) -> None:
+def _put_if(settings: Settings, bucket: str, key: str, data: bytes, content_type: str, condition: dict,
+            metadata: dict[str, str] | None = None) -> None:
     # minio-py's put_object turns extra headers into user metadata, which MinIO does not check:
-    # a presigned URL carries the condition as a real header
+    # a presigned URL carries the condition as a real header. Only the host header is signed, so
+    # user metadata goes in the signed query string (an unsigned x-amz-meta header is refused).
     minio, http = _connection(settings)
     with _errors(settings):
-        url = minio.get_presigned_url("PUT", bucket, key, expires=PRESIGNED_FOR)
+        meta = {f"x-amz-meta-{name}": value for name, value in (metadata or {}).items()}
+        url = minio.get_presigned_url("PUT", bucket, key, expires=PRESIGNED_FOR, extra_query_params=meta or None)
         # no retry: if a first answer were lost, the retry would meet our own write and answer 412
         response = http.request("PUT", url, body=data, headers={"Content-Type": content_type, **condition},
                                 retries=False)

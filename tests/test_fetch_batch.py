@@ -239,3 +239,18 @@ def test_reset_group_restarts_the_api_and_deletes_stored_batches(bucket, tmp_pat
         status, body = invoke()
         assert status == 200 and body["batch_number"] == 1 and body["stored"] is True
     assert "removed 1 stored batches" in capsys.readouterr().out
+
+
+def test_two_fetches_of_one_batch_at_once_store_it_once(bucket):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from shared.batches import store_batch
+
+    settings = load_settings()
+    rows = [[str(n)] * 13 for n in range(3)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda n: store_batch(settings, GROUP, 1, rows, f"test://fetch-{n}"), range(4)))
+    assert sorted(result.stored for result in results) == [False, False, False, True]
+    stored = next(result.info for result in results if result.stored)
+    assert {result.info.checksum_sha256 for result in results} == {stored.checksum_sha256}  # the others describe that object
+    assert load_batch(settings, GROUP, 1)["source"] == stored.source

@@ -32,6 +32,12 @@ def test_write_once_creates_and_then_refuses_with_precondition_failed(bucket):
     assert storage.stat(settings, name, "once.json").metadata == {}
 
 
+def test_write_once_keeps_the_metadata_it_was_given(bucket):
+    settings, name = bucket
+    storage.write_once(settings, name, "meta.json", b"{}", metadata={"rows": "3", "source": "test://a b&c"})
+    assert storage.stat(settings, name, "meta.json").metadata == {"rows": "3", "source": "test://a b&c"}
+
+
 def test_replace_needs_the_current_etag(bucket):
     settings, name = bucket
     storage.write_json(settings, name, "cas.json", {"n": 1})
