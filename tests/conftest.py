@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from infra.config import PORTS, StackConfig
-from infra.stack import Stack
+from infra.supervisor import Stack
 from shared.settings import Settings, load_settings
 
 # our settings that a developer's shell might set; tests must not inherit them

@@ -15,7 +15,7 @@ import pytest
 
 from infra.config import ROOT
 from infra.gateway import natsq
-from infra.stack import Stack
+from infra.supervisor import Stack
 from tests.http_support import LoopbackServer, QuietHandler
 
 FIXTURES = ROOT / "tests" / "fixtures"
