@@ -22,7 +22,7 @@ import requests
 
 from infra import running
 from infra.config import load_stack_config
-from infra.stack import NAME_WIDTH, Stack
+from infra.supervisor import NAME_WIDTH, Stack
 from shared.batches import list_batches
 from shared.errors import PipelineError
 from shared.registry import NoChampion, Registry

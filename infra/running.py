@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.config import ROOT, load_stack_config
-from infra.stack import Stack
+from infra.supervisor import Stack
 from shared.errors import ConfigError
 from shared.settings import Settings, load_settings
 

@@ -24,7 +24,7 @@ from infra.gateway import runtime
 from infra.gateway.stackfile import load_stack_file
 from infra.running import RunningStack, nothing_running, running
 from infra.schedule import cron_functions
-from infra.stack import NAME_WIDTH, SERVICES, probe_http
+from infra.supervisor import NAME_WIDTH, SERVICES, probe_http
 from shared import progress
 from shared.batches import BatchInfo, list_batches
 from shared.errors import ConfigError, PipelineError, ServiceUnavailable

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from infra.config import PORTS, StackConfig
-from infra.stack import Stack
+from infra.supervisor import Stack
 from shared.settings import Settings, load_settings
+from tests.runtime_support import runtime_stack
 
 # our settings that a developer's shell might set; tests must not inherit them
 PIPELINE_VARS = (
@@ -112,3 +113,24 @@ def prometheus(stack, gateway) -> str:
     """Prometheus scraping the session gateway's /metrics (every PROMETHEUS_SCRAPE_INTERVAL, 5 s): its URL."""
     stack.up(["prometheus"], progress=lambda line: None)
     return stack.config.url("prometheus")
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory, request) -> Iterator[Stack]:
+    """The runtime tests' own gateway + functions stack (tests/fixtures/stack.yml: `echo`, `worker`, and `absent`
+    whose handler does not exist), for one test module. A module wanting other settings defines its own `runtime`
+    (`tests.runtime_support.runtime_stack`); `url` and `auth` follow it."""
+    with runtime_stack(tmp_path_factory.mktemp(request.module.__name__.rpartition(".")[2])) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def url(runtime) -> str:
+    """The module's runtime gateway: `{url}/function/echo`."""
+    return runtime.config.url("gateway")
+
+
+@pytest.fixture(scope="module")
+def auth(runtime) -> tuple[str, str]:
+    """The basic-auth credentials of the runtime gateway's `/system/*`."""
+    return runtime.config.secret("basic-auth-user"), runtime.config.secret("basic-auth-password")

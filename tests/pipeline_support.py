@@ -12,7 +12,7 @@ from typing import TypeVar
 
 import pytest
 
-from infra.stack import Stack
+from infra.supervisor import Stack
 from tests.conftest import admin_mlflow_client_env, make_stack_config
 
 T = TypeVar("T")

@@ -1,4 +1,6 @@
-"""Helpers for the runtime tests: a gateway + functions stack of its own, and a callback receiver."""
+"""Helpers for the runtime tests: a gateway + functions stack of its own, and a callback receiver.
+
+A test module's `runtime`, `url` and `auth` fixtures are in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -12,10 +14,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+import requests
 
 from infra.config import ROOT
 from infra.gateway import natsq
-from infra.stack import Stack
+from infra.supervisor import Stack
 from tests.http_support import LoopbackServer, QuietHandler
 
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -41,6 +44,14 @@ def runtime_stack(state_dir: Path, stack_file: Path = TEST_STACK_FILE,
         yield started
     finally:
         started.down()
+
+
+def answers(address: str) -> bool:
+    """Whether `address` answers 200 now (a gateway coming back after a kill)."""
+    try:
+        return requests.get(address, timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 def queued_calls(stack: Stack) -> int:

@@ -13,7 +13,7 @@ import requests
 from infra.config import ROOT
 from infra.gateway.stackfile import load_stack_file
 from infra.schedule import check_schedules, cron_functions, rebuild_interval
-from infra.stack import Stack
+from infra.supervisor import Stack
 from shared.errors import ConfigError
 from tests.runtime_support import FIXTURES, runtime_stack
 

@@ -28,7 +28,7 @@ import requests
 
 from infra.demo import SAMPLE, champion_version
 from infra.gateway import runtime
-from infra.stack import Stack
+from infra.supervisor import Stack
 from shared.batches import BatchInfo, list_batches, load_batch
 from shared.schema import COLUMNS, FEATURES
 from shared.settings import Settings

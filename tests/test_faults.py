@@ -20,7 +20,7 @@ import requests
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from infra.stack import Stack
+from infra.supervisor import Stack
 from shared import storage
 from shared.batches import list_batches
 from shared.settings import Settings

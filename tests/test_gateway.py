@@ -1,46 +1,21 @@
 """The local gateway, for real: function processes under supervisord behind our gateway.
 
 Runs the runtime tests' own stack (tests/fixtures/stack.yml: `echo`, `worker`, and
-`absent` whose handler does not exist), on free ports in a temporary state directory.
+`absent` whose handler does not exist), on free ports in a temporary state directory: the
+`runtime`, `url` and `auth` fixtures of tests/conftest.py.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 import requests
 
 from infra.gateway.runtime import PROGRAM_PREFIX
-from tests.runtime_support import runtime_stack
-
-
-@pytest.fixture(scope="module")
-def runtime(tmp_path_factory):
-    with runtime_stack(tmp_path_factory.mktemp("gateway")) as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def url(runtime) -> str:
-    return runtime.config.url("gateway")
-
-
-@pytest.fixture(scope="module")
-def auth(runtime) -> tuple[str, str]:
-    return runtime.config.secret("basic-auth-user"), runtime.config.secret("basic-auth-password")
-
-
-def wait_until(condition, timeout: float = 20, step: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(step)
-    pytest.fail(f"condition not met within {timeout}s")
+from tests.pipeline_support import wait_for
+from tests.runtime_support import answers
 
 
 # --- sync ----------------------------------------------------------------------------------
@@ -104,7 +79,7 @@ def test_stopped_function_is_502_naming_it_then_recovers(runtime, url):
         assert "function echo" in response.text
     finally:
         runtime.ctl("start", PROGRAM_PREFIX + "echo")
-    wait_until(lambda: requests.get(f"{url}/function/echo", timeout=10).status_code == 200)
+    wait_for(lambda: requests.get(f"{url}/function/echo", timeout=10).status_code == 200, 20, "echo started again")
 
 
 def test_crashed_function_is_restarted(runtime, url):
@@ -112,7 +87,7 @@ def test_crashed_function_is_restarted(runtime, url):
     crash = requests.get(f"{url}/function/echo/crash", timeout=10)
     assert crash.status_code == 502
     assert "function echo" in crash.text
-    wait_until(lambda: requests.get(f"{url}/function/echo", timeout=10).status_code == 200)
+    wait_for(lambda: requests.get(f"{url}/function/echo", timeout=10).status_code == 200, 20, "echo restarted")
     assert runtime.ctl("pid", PROGRAM_PREFIX + "echo").stdout.strip() != pid_before
 
 
@@ -176,12 +151,6 @@ def test_function_sees_only_its_declared_secrets(runtime):
 def test_gateway_restarts_after_sigkill(runtime, url):
     pid = int(runtime.ctl("pid", "gateway").stdout)
     os.kill(pid, signal.SIGKILL)
-    wait_until(lambda: _answers(f"{url}/healthz"))
+    wait_for(lambda: answers(f"{url}/healthz"), 20, "the gateway back")
     assert int(runtime.ctl("pid", "gateway").stdout) != pid
 
-
-def _answers(address: str) -> bool:
-    try:
-        return requests.get(address, timeout=2).status_code == 200
-    except requests.ConnectionError:
-        return False

@@ -1,6 +1,6 @@
 """The gateway's admin API over HTTP: scale, replicas, metrics, refusals, and state kept over a restart.
 
-Against a gateway + functions stack of its own (tests/fixtures/stack.yml).
+Against a gateway + functions stack of its own (tests/fixtures/stack.yml; `runtime`, `url`, `auth`: tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -17,33 +17,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from infra.config import ROOT
-from tests.runtime_support import runtime_stack
-
-
-@pytest.fixture(scope="module")
-def runtime(tmp_path_factory):
-    with runtime_stack(tmp_path_factory.mktemp("gateway-api")) as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def url(runtime) -> str:
-    return runtime.config.url("gateway")
-
-
-@pytest.fixture(scope="module")
-def auth(runtime) -> tuple[str, str]:
-    return runtime.config.secret("basic-auth-user"), runtime.config.secret("basic-auth-password")
-
-
-def wait_until(check, timeout: float = 30, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"{what} not met within {timeout} s")
+from tests.pipeline_support import wait_for
+from tests.runtime_support import answers
 
 
 def status(url, auth, name: str) -> dict:
@@ -64,16 +39,17 @@ def replicas_are(url, auth, name, wanted, available):
 def test_two_replicas_both_answer_and_available_replicas_follow_a_kill(runtime, url, auth):
     assert scale(url, auth, "echo", 2).status_code == 202
     try:
-        wait_until(lambda: replicas_are(url, auth, "echo", 2, 2), what="2 ready replicas")
+        wait_for(lambda: replicas_are(url, auth, "echo", 2, 2), 30, "2 ready replicas")
         hosts = {requests.get(f"{url}/function/echo", timeout=10).json()["hostname"] for _ in range(10)}
         assert hosts == {"echo", "echo-1"}
         os.kill(int(runtime.ctl("pid", "fn-echo-1").stdout), signal.SIGKILL)
-        wait_until(lambda: status(url, auth, "echo")["availableReplicas"] == 1, what="availableReplicas 1")
+        wait_for(lambda: status(url, auth, "echo")["availableReplicas"] == 1, 30, "availableReplicas 1",
+                 interval=0.2)  # until supervisord has restarted the replica
         assert all(requests.get(f"{url}/function/echo", timeout=10).status_code == 200 for _ in range(5))
-        wait_until(lambda: replicas_are(url, auth, "echo", 2, 2), what="the killed replica back")
+        wait_for(lambda: replicas_are(url, auth, "echo", 2, 2), 30, "the killed replica back")
     finally:
         scale(url, auth, "echo", 1)
-    wait_until(lambda: replicas_are(url, auth, "echo", 1, 1), what="back to 1 replica")
+    wait_for(lambda: replicas_are(url, auth, "echo", 1, 1), 30, "back to 1 replica")
     assert "RUNNING" not in runtime.ctl("status", "fn-echo-1").stdout
 
 
@@ -92,8 +68,8 @@ def test_deploy_scale_and_remove_survive_a_gateway_restart(runtime, url, auth):
                            timeout=60).status_code == 202
     try:
         os.kill(int(runtime.ctl("pid", "gateway").stdout), signal.SIGKILL)
-        wait_until(lambda: _answers(f"{url}/healthz"), what="the gateway back")
-        wait_until(lambda: replicas_are(url, auth, "echo", 2, 2), what="2 replicas after the restart")
+        wait_for(lambda: answers(f"{url}/healthz"), 30, "the gateway back")
+        wait_for(lambda: replicas_are(url, auth, "echo", 2, 2), 30, "2 replicas after the restart")
         assert requests.get(f"{url}/function/worker", timeout=10).status_code == 404
         names = {f["name"] for f in requests.get(f"{url}/system/functions", auth=auth, timeout=10).json()}
         assert "worker" not in names and "echo" in names
@@ -102,13 +78,6 @@ def test_deploy_scale_and_remove_survive_a_gateway_restart(runtime, url, auth):
         worker = {"service": "worker", "image": "local/echo:test", "envVars": {"exec_timeout": "5s"}}
         assert requests.post(f"{url}/system/functions", json=worker, auth=auth, timeout=60).status_code == 202
     assert requests.get(f"{url}/function/worker", timeout=60).status_code == 200
-
-
-def _answers(address: str) -> bool:
-    try:
-        return requests.get(address, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
 
 
 def test_deployed_limits_reach_the_process(runtime, url, auth):
@@ -235,11 +204,11 @@ def test_a_deployed_schedule_annotation_reaches_the_real_cron_connector(runtime,
         time.sleep(3)
         assert invocations(url, "worker") == before, "worker fired before it had a schedule"
         assert requests.put(f"{url}/system/functions", json=scheduled, auth=auth, timeout=60).status_code == 202
-        wait_until(lambda: invocations(url, "worker") >= before + 2, timeout=30, what="two scheduled calls")
+        wait_for(lambda: invocations(url, "worker") >= before + 2, 30, "two scheduled calls")
         assert "Added: worker.openfaas-fn [@every 2s]" in (tmp_path / "cron.log").read_text()
         assert requests.put(f"{url}/system/functions", json=deployment, auth=auth, timeout=60).status_code == 202
         log = tmp_path / "cron.log"
-        wait_until(lambda: "Removed: worker" in log.read_text(), timeout=30, what="the connector dropping worker")
+        wait_for(lambda: "Removed: worker" in log.read_text(), 30, "the connector dropping worker")
         time.sleep(6)  # a call it began before that may still be waiting for the redeployed worker
         settled = invocations(url, "worker")
         time.sleep(5)

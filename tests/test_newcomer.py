@@ -14,7 +14,7 @@ import pytest
 
 from infra import running, status
 from infra.config import ROOT
-from infra.stack import Stack
+from infra.supervisor import Stack
 from tests.conftest import make_stack_config
 from tests.newcomer_support import free_ports, make, user_env
 

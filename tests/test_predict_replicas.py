@@ -22,7 +22,7 @@ import requests
 import yaml
 
 from infra.config import ROOT
-from infra.stack import Stack
+from infra.supervisor import Stack
 from tests.conftest import free_port
 from tests.predict_support import register_model, sample_records
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
-from infra.stack import SERVICES
+from infra.supervisor import SERVICES
 from tests.newcomer_support import (
     LIFECYCLE,
     free_ports,

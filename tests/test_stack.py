@@ -15,7 +15,7 @@ import pymysql
 import pytest
 
 from infra.config import ROOT, load_stack_config
-from infra.stack import Stack
+from infra.supervisor import Stack
 from shared import storage
 from shared.errors import ConfigError, ServiceUnavailable
 from shared.health import check_minio, check_mlflow, check_mysql

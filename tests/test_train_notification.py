@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
+from infra.bootstrap import bootstrap_minio
 from infra.launch import MINIO_WEBHOOK_ID
-from infra.stack import bootstrap_minio
 from shared import storage
 from tests.conftest import running_stack
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # MLflow's users per role on faasd (run after minio-setup.sh, once MLflow answers), as
-# `make up` creates them locally (infra/stack.py bootstrap_mlflow): every user reads;
+# `make up` creates them locally (infra/bootstrap.py bootstrap_mlflow): every user reads;
 # train-model also writes runs in the experiment and versions and aliases of the model.
 # The admin is faasd's gateway admin (basic-auth-user / basic-auth-password). Idempotent.
 set -euo pipefail

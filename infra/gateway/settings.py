@@ -40,7 +40,7 @@ class GatewaySettings:
 
     @property
     def logs_dir(self) -> Path:
-        """Where supervisord writes each program's log (infra/stack.py)."""
+        """Where supervisord writes each program's log (infra/supervisor.py)."""
         return self.state_dir / "logs"
 
     @property
