@@ -7,10 +7,10 @@ ServiceUnavailable (not reachable) with one line that names the service and the 
 from __future__ import annotations
 
 import pymysql
-import requests
 
 from shared import storage
-from shared.errors import ConfigError, ServiceUnavailable
+from shared.errors import ConfigError, ServiceUnavailable, UpstreamError
+from shared.registry import Refused, Registry
 from shared.settings import Settings
 
 
@@ -46,33 +46,19 @@ def check_mysql(settings: Settings) -> None:
 
 
 def check_mlflow(settings: Settings) -> None:
-    url = f"{settings.mlflow_tracking_uri}/health"
+    registry = Registry(settings)
     try:
-        response = requests.get(url, timeout=settings.http_timeout)
-    except requests.RequestException as exc:
-        raise ServiceUnavailable(
-            f"MLflow at {settings.mlflow_tracking_uri} is not reachable ({type(exc).__name__}): "
-            "start it with `make up` or set MLFLOW_TRACKING_URI"
-        ) from None
-    if response.status_code != 200:
-        raise ServiceUnavailable(f"MLflow at {url} answered {response.status_code}: see its log under the state directory")
-    check_mlflow_credentials(settings)
-
-
-def check_mlflow_credentials(settings: Settings) -> None:
-    url = f"{settings.mlflow_tracking_uri}/api/2.0/mlflow/experiments/search"
-    try:
-        response = requests.get(url, params={"max_results": 1}, auth=settings.mlflow_credentials,
-                                timeout=settings.http_timeout)
-    except requests.RequestException as exc:
-        raise ServiceUnavailable(f"MLflow at {settings.mlflow_tracking_uri} is not reachable ({type(exc).__name__})") from None
-    if response.status_code in (401, 403):
+        registry.call("GET", "/health")
+        registry.call("GET", "/api/2.0/mlflow/experiments/search", params={"max_results": 1})
+    except Refused as exc:
         raise ConfigError(
-            f"MLflow at {settings.mlflow_tracking_uri} rejected the credentials ({response.status_code}): check the "
+            f"MLflow at {registry.base} rejected the credentials ({exc.answered}): check the "
             "MLflow secrets (basic-auth-user and basic-auth-password, or the role's own)"
-        )
-    if response.status_code != 200:
-        raise ServiceUnavailable(f"MLflow at {url} answered {response.status_code}")
+        ) from None
+    except ServiceUnavailable as exc:
+        raise ServiceUnavailable(f"{exc.message}: start it with `make up` or set MLFLOW_TRACKING_URI") from None
+    except UpstreamError as exc:  # a 4xx from /health: something else answers at that address
+        raise ServiceUnavailable(f"{exc.message}: is MLFLOW_TRACKING_URI MLflow's address?") from None
 
 
 CHECKS = {"mysql": check_mysql, "minio": check_minio, "mlflow": check_mlflow}

@@ -10,7 +10,6 @@ from pathlib import Path
 from infra.config import PORTS, ROOT
 from tests.conftest import PIPELINE_VARS, free_port
 
-
 # set when the suite runs under `make test`: a nested make would print "Entering directory"
 MAKE_RECURSION = {"MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"}
 
