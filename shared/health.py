@@ -48,7 +48,7 @@ def check_mysql(settings: Settings) -> None:
 def check_mlflow(settings: Settings) -> None:
     registry = Registry(settings)
     try:
-        registry.call("GET", "/health")
+        registry.health()
         registry.call("GET", "/api/2.0/mlflow/experiments/search", params={"max_results": 1})
     except Refused as exc:
         raise ConfigError(

@@ -20,6 +20,7 @@ MinIO credentials.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -109,6 +110,10 @@ def proxied_path(artifact_uri: str) -> str:
     return location.path.strip("/")
 
 
+def _anonymous(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request  # as requests' `auth`: send no credentials
+
+
 class Registry:
     """MLflow's REST API, each call with a timeout and the one error mapping above."""
 
@@ -118,7 +123,7 @@ class Registry:
         self.http = requests.Session()
 
     # --- transport --------------------------------------------------------------------------
-    def call(self, method: str, route: str, auth: tuple[str, str] | None = None,
+    def call(self, method: str, route: str, auth: tuple[str, str] | Callable | None = None,
              missing: tuple[str, ...] = MISSING, **kwargs) -> requests.Response:
         try:
             response = self.http.request(method, f"{self.base}{route}", auth=auth or self.settings.mlflow_credentials,
@@ -139,6 +144,10 @@ class Registry:
         if not isinstance(body, dict):
             raise UpstreamError(f"MLflow answered {route} with an unexpected shape")
         return body
+
+    def health(self) -> None:
+        """MLflow's /health, which takes no credentials: it tells an MLflow that is up from one that is not."""
+        self.call("GET", "/health", auth=_anonymous)
 
     # --- aliases and versions ---------------------------------------------------------------
     def version_by_alias(self, name: str, alias: str) -> dict | None:

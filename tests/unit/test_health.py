@@ -23,6 +23,13 @@ def test_a_healthy_mlflow_that_takes_our_credentials_passes(monkeypatch, tmp_pat
     check_with(transport, monkeypatch, tmp_path)
     assert [request.path_url.split("?")[0] for request in transport.seen] == [
         "/health", "/api/2.0/mlflow/experiments/search"]
+    assert [("Authorization" in request.headers) for request in transport.seen] == [False, True]
+
+
+def test_a_down_mlflow_is_named_before_any_credential_is_needed(monkeypatch, tmp_path):
+    monkeypatch.setattr(requests.Session, "get_adapter", lambda session, url: FakeTransport(503))
+    with pytest.raises(ServiceUnavailable, match="answered 503 for /health"):
+        health.check_mlflow(load_settings({"MLFLOW_TRACKING_URI": BASE, "SECRETS_DIR": str(tmp_path / "none")}))
 
 
 @pytest.mark.parametrize(
