@@ -78,6 +78,14 @@ def check_allowed(call: Call, caller: str) -> None:
                         details=[{"field": "force", "error": "needs the admin's credentials"}])
 
 
+def allowed_call(settings: Settings, headers: Mapping[str, str], body: bytes | str | None) -> Call:
+    """What the request asks for, once its caller is known and may ask it (Unauthorized, BadRequest, Forbidden)."""
+    caller = authorize(settings, headers)
+    call = parse_call(body)
+    check_allowed(call, caller)
+    return call
+
+
 def record_key(record: object) -> str:
     try:
         s3 = record["s3"]  # type: ignore[index]

@@ -44,11 +44,6 @@ def runtime(tmp_path_factory):
         yield started
 
 
-@pytest.fixture(scope="module")
-def url(runtime) -> str:
-    return runtime.config.url("gateway")
-
-
 @pytest.fixture
 def callbacks():
     with CallbackReceiver() as receiver:

@@ -12,7 +12,7 @@ not a POST; 500: the training failed (runs FAILED, champion unchanged, retry lat
 
 from shared.errors import PipelineError
 from shared.http import error_response, json_response, require_method
-from shared.retrain import authorize, check_allowed, handle_call, http_status, parse_call
+from shared.retrain import allowed_call, handle_call, http_status
 from shared.settings import load_settings
 
 
@@ -20,10 +20,7 @@ def handle(event, context):
     try:
         require_method(event.method, ("POST",), "train-model")
         settings = load_settings()
-        caller = authorize(settings, event.headers)
-        call = parse_call(event.body)
-        check_allowed(call, caller)
-        result = handle_call(settings, call)
+        result = handle_call(settings, allowed_call(settings, event.headers, event.body))
     except PipelineError as exc:
         return error_response(exc)
     return json_response(http_status(result), result)

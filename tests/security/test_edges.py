@@ -60,11 +60,6 @@ def gateway(pipeline) -> str:
 
 
 @pytest.fixture(scope="module")
-def url(runtime) -> str:
-    return runtime.config.url("gateway")
-
-
-@pytest.fixture(scope="module")
 def echo_port(runtime) -> int:
     stack = load_stack_file(TEST_STACK_FILE, {})
     return function_ports(stack, runtime.config.ports["functions"])["echo"]

@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from shared import retrain
-from shared.errors import BadRequest, Unauthorized
+from shared.errors import BadRequest, Forbidden, Unauthorized
 from shared.settings import load_settings
 
 
@@ -66,3 +66,14 @@ def test_spans_read_well():
     assert retrain.span(list(range(1, 11))) == "1-10"
     assert retrain.span([1, 3]) == "1,3"
     assert retrain.span([]) == "none"
+
+
+def test_only_the_admin_may_force_and_credentials_are_checked_before_the_body(call_settings):
+    webhook, admin = {"Authorization": "Bearer tok-123"}, {"Authorization": basic("admin", "pw:with:colons")}
+    assert retrain.allowed_call(call_settings, admin, b'{"force": true}') == retrain.Call(force=True, keys=())
+    assert retrain.allowed_call(call_settings, webhook, b"") == retrain.Call(force=False, keys=())
+    with pytest.raises(Forbidden) as refused:
+        retrain.allowed_call(call_settings, webhook, b'{"force": true}')
+    assert refused.value.status == 403 and refused.value.details[0]["field"] == "force"
+    with pytest.raises(Unauthorized):  # a stranger learns nothing about the body, not even that it is bad
+        retrain.allowed_call(call_settings, {}, b"{")
