@@ -20,14 +20,15 @@ from pathlib import Path
 import pymysql
 
 from infra import minio_access
-from infra.config import ROOT, StackConfig, ensure_secrets, load_stack_config
 from infra.gateway import runtime
 from infra.launch import MINIO_WEBHOOK_ID
 from infra.schedule import check_schedules, rebuild_interval
+from infra.secret_files import ensure_secrets
 from shared import storage
 from shared.errors import ConfigError, PipelineError, ServiceUnavailable
 from shared.health import CHECKS
 from shared.settings import MLFLOW_USERS, Settings, load_settings
+from shared.settings.stack import PORTS, ROOT, StackConfig, load_stack_config
 
 # start order; each entry: service, ports it binds, seconds to wait for health
 SERVICES: list[tuple[str, tuple[str, ...], float]] = [
@@ -258,8 +259,6 @@ def _alive(pid: int) -> bool:
 
 
 def require_free_port(config: StackConfig, port_name: str) -> None:
-    from infra.config import PORTS
-
     port = config.ports[port_name]
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

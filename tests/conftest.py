@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.config import PORTS, StackConfig
 from infra.stack import Stack
 from shared.settings import Settings, load_settings
+from shared.settings.stack import PORTS, StackConfig
 
 # our settings that a developer's shell might set; tests must not inherit them
 PIPELINE_VARS = (

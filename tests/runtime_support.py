@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.config import ROOT
 from infra.gateway import natsq
 from infra.stack import Stack
+from shared.settings.stack import ROOT
 from tests.http_support import LoopbackServer, QuietHandler
 
 FIXTURES = ROOT / "tests" / "fixtures"
