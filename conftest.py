@@ -1,7 +1,7 @@
 """Loaded by pytest before any test or benchmark module (and so before `import mlflow`).
 
 `import mlflow` starts a telemetry client that would call an address outside this
-machine; the stack's processes get the same switch from `infra.config.service_env`.
+machine; the stack's processes get the same switch from `shared.settings.stack`'s `service_env`.
 """
 
 import os

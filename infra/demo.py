@@ -21,12 +21,12 @@ from collections.abc import Callable
 import requests
 
 from infra import running
-from infra.config import load_stack_config
 from infra.supervisor import NAME_WIDTH, Stack
 from shared.batches import list_batches
 from shared.errors import PipelineError
 from shared.registry import NoChampion, Registry
 from shared.settings import Settings
+from shared.settings.stack import load_stack_config
 
 SAMPLE = {
     "Elevation": "2596", "Aspect": "51", "Slope": "3", "Horizontal_Distance_To_Hydrology": "258",
@@ -111,7 +111,7 @@ def main() -> int:
     running.record(stack, "demo")  # from now on `make status` and `make down` find the demo
     try:
         stack.up(progress=say)
-        answer = watch(stack, time.monotonic() + float(os.environ.get("DEMO_TIMEOUT", "600")), say)
+        answer = watch(stack, time.monotonic() + config.demo_timeout, say)
     except (PipelineError, TimeoutError, KeyboardInterrupt) as exc:
         stack.down()  # a failed demo leaves nothing running
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else getattr(exc, "message", exc)

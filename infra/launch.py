@@ -11,16 +11,15 @@ from __future__ import annotations
 import configparser
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from infra.config import StackConfig, load_stack_config
 from infra.schedule import rebuild_interval
 from shared.errors import ConfigError
+from shared.settings.stack import StackConfig, load_stack_config
 
 Command = tuple[list[str], dict[str, str]]
 
@@ -127,7 +126,7 @@ def prometheus(config: StackConfig) -> Command:
     directory = config.state_dir / "prometheus"
     (directory / "data").mkdir(parents=True, exist_ok=True)
     conf = directory / "prometheus.yml"
-    conf.write_text(prometheus_config(config, os.environ.get("PROMETHEUS_SCRAPE_INTERVAL", "5s")))
+    conf.write_text(prometheus_config(config, config.prometheus_scrape_interval))
     argv = [
         _binary(config, "prometheus", "/usr/bin/prometheus"), f"--config.file={conf}",
         f"--storage.tsdb.path={directory / 'data'}", "--storage.tsdb.retention.time=15d",
@@ -178,25 +177,20 @@ def nats(config: StackConfig) -> Command:
     The configuration names the password and the store key as environment variables, so
     neither is written in it nor shown by `ps`."""
     from infra.gateway.natsq import USER
-    from shared.settings import env_number
 
     store = config.state_dir / "nats"
     store.mkdir(mode=0o700, parents=True, exist_ok=True)
     store.chmod(0o700)
     os.umask(0o077)  # inherited by nats-server: every file it writes is 600, every folder 700
-    max_payload = env_number(os.environ, "NATS_MAX_PAYLOAD", str(8 * 1024 * 1024), int, 1024)
-    sync = os.environ.get("NATS_SYNC_INTERVAL", "always")
-    if sync != "always" and not re.fullmatch(r"[0-9]+(ms|s|m)", sync):
-        raise ConfigError(f"NATS_SYNC_INTERVAL={sync!r} is invalid: use always, or a duration such as 500ms, 10s, 2m")
     conf = store / "nats-server.conf"
     listen = f"{config.host}:{config.ports['nats']}"
     conf.write_text("\n".join([
         f"listen: {json.dumps(listen)}",
-        f"max_payload: {max_payload}",
+        f"max_payload: {config.nats_max_payload}",
         f"authorization {{ user: {USER}, password: $NATS_PASSWORD }}",
         "jetstream {",
         f"  store_dir: {json.dumps(str(store))}",
-        f"  sync_interval: {sync}",
+        f"  sync_interval: {config.nats_sync_interval}",
         "  cipher: chachapoly",
         "  key: $NATS_STORE_KEY",
         "}",

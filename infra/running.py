@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.config import ROOT, load_stack_config
 from infra.supervisor import Stack
 from shared.errors import ConfigError
 from shared.settings import Settings, load_settings
+from shared.settings.stack import ROOT, load_stack_config
 
 RECORD = "stack.json"
 TITLES = {"up": "make up's stack", "demo": "the demo's stack"}

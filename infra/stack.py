@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 
 from infra import running, status
-from infra.config import load_stack_config
 from infra.supervisor import SERVICES, Stack
 from shared.errors import PipelineError
+from shared.settings.stack import load_stack_config
 
 
 def up(stack: Stack, services: list[str]) -> int:

@@ -18,12 +18,13 @@ from pathlib import Path
 import pymysql
 
 from infra.bootstrap import BOOTSTRAP
-from infra.config import ROOT, StackConfig, ensure_secrets
 from infra.gateway import runtime
 from infra.schedule import check_schedules, rebuild_interval
+from infra.secret_files import ensure_secrets
 from shared.errors import ConfigError, ServiceUnavailable
 from shared.health import CHECKS
 from shared.settings import Settings, load_settings
+from shared.settings.stack import PORTS, ROOT, StackConfig
 
 # start order; each entry: service, ports it binds, seconds to wait for health
 SERVICES: list[tuple[str, tuple[str, ...], float]] = [
@@ -254,8 +255,6 @@ def _alive(pid: int) -> bool:
 
 
 def require_free_port(config: StackConfig, port_name: str) -> None:
-    from infra.config import PORTS
-
     port = config.ports[port_name]
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.config import PORTS, StackConfig
 from infra.supervisor import Stack
 from shared.settings import Settings, load_settings
+from shared.settings.stack import PORTS, StackConfig
 from tests.runtime_support import runtime_stack
 
 # our settings that a developer's shell might set; tests must not inherit them

@@ -13,8 +13,8 @@ from pathlib import Path
 import uvicorn
 
 from infra.data_api.app import create_app
-from infra.data_api.config import DataApiConfig
 from infra.data_api.source import synthetic_source
+from shared.settings.data_api import DataApiConfig
 from tests.http_support import LoopbackServer, QuietHandler
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.config import ROOT
+from shared.settings.stack import ROOT
 
 FAAS_CLI = ROOT / ".tools" / "bin" / "faas-cli"
 

@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from infra.config import PORTS, ROOT
+from shared.settings.stack import PORTS, ROOT
 from tests.conftest import PIPELINE_VARS, free_port
 
 # set when the suite runs under `make test`: a nested make would print "Entering directory"

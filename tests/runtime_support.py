@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from infra.config import ROOT
 from infra.gateway import natsq
 from infra.supervisor import Stack
+from shared.settings.stack import ROOT
 from tests.http_support import LoopbackServer, QuietHandler
 
 FIXTURES = ROOT / "tests" / "fixtures"

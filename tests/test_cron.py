@@ -10,11 +10,11 @@ import time
 import pytest
 import requests
 
-from infra.config import ROOT
 from infra.gateway.stackfile import load_stack_file
 from infra.schedule import check_schedules, cron_functions, rebuild_interval
 from infra.supervisor import Stack
 from shared.errors import ConfigError
+from shared.settings.stack import ROOT
 from tests.runtime_support import FIXTURES, runtime_stack
 
 STACK = """

@@ -10,12 +10,12 @@ import pytest
 import requests
 
 from infra.data_api.app import ALL_COLLECTED, INVALID_GROUP, create_app
-from infra.data_api.config import load_config
 from infra.data_api.source import csv_source, synthetic_source
 from infra.data_api.synthetic import generate
 from shared.dataset import frame_from_rows
 from shared.errors import ConfigError
 from shared.schema import COLUMNS
+from shared.settings.data_api import load_config
 from tests.conftest import free_port
 from tests.data_api_support import stand_in, stand_in_config
 

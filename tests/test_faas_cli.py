@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from infra.config import ROOT
+from shared.settings.stack import ROOT
 from tests.faas_cli_support import FaasCli
 from tests.pipeline_support import wait_for
 from tests.runtime_support import CallbackReceiver, runtime_stack

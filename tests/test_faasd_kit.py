@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.config import ROOT, SECRET_DEFAULTS
 from infra.gateway.stackfile import load_stack_file, template_dir
+from infra.secret_files import SECRET_DEFAULTS
+from shared.settings.stack import ROOT
 
 STACK_FILE = ROOT / "stack.yml"
 KIT = ROOT / "infra" / "faasd"

@@ -16,7 +16,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from infra.config import ROOT
+from shared.settings.stack import ROOT
 from tests.pipeline_support import wait_for
 from tests.runtime_support import answers
 

@@ -20,12 +20,12 @@ import nats.errors
 import pytest
 import requests
 
-from infra.config import ROOT
 from infra.gateway import natsq
 from infra.gateway.asyncq import RetryPolicy, policy_from_annotations
-from infra.gateway.settings import load_gateway_settings
 from infra.gateway.stackfile import load_stack_file
 from shared.errors import ServiceUnavailable
+from shared.settings.gateway import load_gateway_settings
+from shared.settings.stack import ROOT
 from tests.http_support import LoopbackServer, QuietHandler
 from tests.runtime_support import CallbackReceiver, queued_calls, runtime_stack
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from infra import running, status
-from infra.config import ROOT
 from infra.supervisor import Stack
+from shared.settings.stack import ROOT
 from tests.conftest import make_stack_config
 from tests.newcomer_support import free_ports, make, user_env
 

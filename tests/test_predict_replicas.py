@@ -21,8 +21,8 @@ import pytest
 import requests
 import yaml
 
-from infra.config import ROOT
 from infra.supervisor import Stack
+from shared.settings.stack import ROOT
 from tests.conftest import free_port
 from tests.predict_support import register_model, sample_records
 

@@ -12,8 +12,8 @@ import time
 import pytest
 import requests
 
-from infra.config import ROOT
 from shared.settings import load_settings
+from shared.settings.stack import ROOT
 from tests.runtime_support import runtime_stack
 from ui.backend import Backend
 

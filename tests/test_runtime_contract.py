@@ -14,7 +14,7 @@ import types
 
 import pytest
 
-from infra.config import ROOT
+from shared.settings.stack import ROOT
 
 INDEX = ROOT / "template" / "python3-http-debian" / "index.py"
 

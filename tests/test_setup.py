@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.config import ROOT
+from shared.settings.stack import ROOT
 
 TOOLS = ("faas-cli", "of-watchdog", "cron-connector")
 PREBUILT = ROOT.parent / "shared" / "openfaas" / "bin"

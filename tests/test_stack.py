@@ -14,12 +14,12 @@ import mlflow
 import pymysql
 import pytest
 
-from infra.config import ROOT, load_stack_config
 from infra.supervisor import Stack
 from shared import storage
 from shared.errors import ConfigError, ServiceUnavailable
 from shared.health import check_minio, check_mlflow, check_mysql
 from shared.settings import load_settings
+from shared.settings.stack import ROOT, load_stack_config
 from tests.conftest import running_stack
 
 pytestmark = pytest.mark.services

@@ -2,8 +2,9 @@
 
 import pytest
 
-from infra.config import SECRET_DEFAULTS, StackConfig, ensure_secrets, load_stack_config
+from infra.secret_files import SECRET_DEFAULTS, ensure_secrets
 from shared.errors import ConfigError
+from shared.settings.stack import StackConfig, load_stack_config
 
 
 def test_ensure_secrets_generates_once_and_keeps_given_values(tmp_path):

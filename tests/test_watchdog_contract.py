@@ -18,7 +18,6 @@ import pandas as pd
 import pytest
 import requests
 
-from infra.config import ROOT
 from infra.gateway import runtime
 from infra.gateway.stackfile import Function, load_stack_file
 from shared import storage
@@ -26,6 +25,7 @@ from shared.batches import batch_key
 from shared.quality import quality_key
 from shared.schema import FEATURES
 from shared.settings import load_settings
+from shared.settings.stack import ROOT
 from tests.conftest import free_port, running_stack
 from tests.data_api_support import stand_in
 from tests.predict_support import register_model, sample_records
@@ -76,7 +76,7 @@ def test_each_build_context_is_the_template_with_the_function_and_shared_code(bu
         context = build / name
         assert (context / "index.py").read_bytes() == (ROOT / "template/python3-http-debian/index.py").read_bytes()
         assert (context / "function" / "handler.py").read_bytes() == (ROOT / "functions" / name / "handler.py").read_bytes()
-        assert (context / "function" / "shared" / "settings.py").is_file()
+        assert (context / "function" / "shared" / "settings" / "__init__.py").is_file()
         assert f"ARG WATCHDOG_IMAGE=ghcr.io/openfaas/of-watchdog:{watchdog_version}\n" in (context / "Dockerfile").read_text()
         env = dockerfile_env(context / "Dockerfile")
         assert env["mode"] == "http" and env["fprocess"] == "python index.py"

@@ -10,10 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from infra.config import ROOT
 from infra.data_api.synthetic import generate
 from shared.batches import batch_key, store_batch
 from shared.settings import Settings, load_settings
+from shared.settings.stack import ROOT
 
 ROWS_PER_BATCH = 300
 

@@ -21,8 +21,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from infra.config import ROOT
 from infra.gateway.stackfile import Function
+from shared.settings.stack import ROOT
 from tests.faas_cli_support import FaasCli
 from tests.netns_support import NetworkNamespace
 

@@ -6,7 +6,6 @@ Models, Operations. Nothing happens at import time; tests build the app with a f
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 
@@ -14,7 +13,8 @@ from nicegui import ui
 
 from shared.errors import ConfigError
 from shared.settings import load_settings
-from ui.backend import Backend, BackendApi, gateway_url
+from shared.settings.ui import load_ui_settings
+from ui.backend import Backend, BackendApi
 from ui.experiments_page import experiments_page
 from ui.models_page import models_page
 from ui.operations_page import operations_page
@@ -49,12 +49,11 @@ def build_app(backend: BackendApi) -> Callable[[], None]:
 
 def main() -> None:
     try:
-        settings = load_settings()
-        port = int(os.environ.get("UI_PORT", "8503"))
-    except (ConfigError, ValueError) as exc:
-        sys.exit(f"error: {getattr(exc, 'message', exc)}")
-    backend = Backend(settings, gateway_url())
-    ui.run(build_app(backend), host=os.environ.get("BIND_HOST", "127.0.0.1"), port=port, title=TITLE,
+        settings, where = load_settings(), load_ui_settings()
+    except ConfigError as exc:
+        sys.exit(f"error: {exc.message}")
+    backend = Backend(settings, where.gateway_url, where.prometheus_url)
+    ui.run(build_app(backend), host=where.host, port=where.port, title=TITLE,
            reload=False, show=False, show_welcome_message=False)
 
 

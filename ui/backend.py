@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +25,7 @@ from shared.health import CHECKS
 from shared.registry import NotFound, Refused, Registry
 from shared.schedule import TOPIC, next_firing
 from shared.settings import Settings
+from shared.settings.ui import load_ui_settings
 
 IMPORTANCE_ARTIFACT = "permutation_importance.json"  # as shared/tracking.py logs it (mlflow not imported here)
 
@@ -50,16 +50,6 @@ class BackendApi(Protocol):
     def promote(self, version: str, user: str, password: str) -> None: ...
 
 
-def gateway_url(env: Mapping[str, str] | None = None) -> str:
-    env = os.environ if env is None else env
-    return env.get("GATEWAY_URL") or f"http://127.0.0.1:{env.get('GATEWAY_PORT', '8080')}"
-
-
-def prometheus_url(env: Mapping[str, str] | None = None) -> str:
-    env = os.environ if env is None else env
-    return (env.get("PROMETHEUS_URL") or f"http://127.0.0.1:{env.get('PROMETHEUS_PORT', '9090')}").rstrip("/")
-
-
 # PromQL over the OpenFaaS gateway's metrics, per function, for the Operations page
 RATE_WINDOW = "1m"
 OPERATIONS_QUERIES = {
@@ -79,7 +69,7 @@ class Backend:
     def __init__(self, settings: Settings, gateway: str, prometheus: str | None = None):
         self.settings = settings
         self.gateway = gateway.rstrip("/")
-        self.prometheus = (prometheus or prometheus_url()).rstrip("/")
+        self.prometheus = (prometheus or load_ui_settings().prometheus_url).rstrip("/")
         self.status_settings = progress.status_settings(settings)
         self.mlflow = Registry(self.status_settings)
         self.batch_threshold = settings.batch_threshold

@@ -7,8 +7,8 @@ import sys
 import uvicorn
 
 from infra.data_api.app import create_app
-from infra.data_api.config import load_config
 from shared.errors import ConfigError
+from shared.settings.data_api import load_config
 
 
 def main() -> int:

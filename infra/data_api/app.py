@@ -10,12 +10,13 @@ import orjson
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import Response
 
-from infra.data_api.config import GROUPS, MAX_BATCHES, DataApiConfig
 from infra.data_api.source import DataSource, csv_source, synthetic_source
-from infra.data_api.state import BatchClock
+from infra.data_api.state import MAX_BATCHES, BatchClock
+from shared.settings.data_api import DataApiConfig
 
 INVALID_GROUP = "Número de grupo inválido"
 ALL_COLLECTED = "Ya se recolectó toda la información minima necesaria"
+GROUPS = range(1, 11)
 
 
 def create_app(config: DataApiConfig, source: DataSource | None = None, clock=time.time) -> FastAPI:

@@ -13,13 +13,13 @@ import sys
 
 import requests
 
-from infra.config import load_stack_config
-from infra.data_api.config import MAX_BATCHES, load_config
-from infra.data_api.state import BatchClock
+from infra.data_api.state import MAX_BATCHES, BatchClock
 from infra.running import running
 from shared.batches import delete_batches
 from shared.errors import PipelineError
 from shared.settings import Settings, load_settings
+from shared.settings.data_api import load_config
+from shared.settings.stack import load_stack_config
 
 
 def restart_api(settings: Settings, group: int) -> str:

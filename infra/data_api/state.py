@@ -12,6 +12,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+MAX_BATCHES = 10  # the real API's limit; not a pipeline setting
+
 
 class BatchClock:
     def __init__(self, path: Path, period: float, max_batches: int):

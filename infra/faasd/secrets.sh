@@ -9,7 +9,7 @@ FAASD=${FAASD_DIR:-/var/lib/faasd}
 SECRETS=$FAASD/secrets
 # the secrets stack.yml's functions declare; tests/test_faasd_kit.py keeps this in step
 FUNCTION_SECRETS="minio-fetch-batch-secret-key mlflow-fetch-batch-password minio-train-model-secret-key mlflow-train-model-password minio-webhook-token basic-auth-user basic-auth-password mlflow-predict-password"
-# each role's own MinIO and MLflow user (shared/settings.py: MINIO_USERS, MLFLOW_USERS)
+# each role's own MinIO and MLflow user (shared/settings/functions.py: MINIO_USERS, MLFLOW_USERS)
 ROLE_SECRETS="minio-fetch-batch-secret-key minio-train-model-secret-key minio-web-ui-secret-key minio-mlflow-secret-key mlflow-fetch-batch-password mlflow-train-model-password mlflow-predict-password mlflow-web-ui-password"
 
 generate() { head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32; }

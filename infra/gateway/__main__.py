@@ -11,9 +11,9 @@ import uvloop
 from aiohttp import web
 
 from infra.gateway.app import create_app
-from infra.gateway.settings import load_gateway_settings
 from infra.gateway.stackfile import load_stack_file
 from shared.errors import PipelineError
+from shared.settings.gateway import load_gateway_settings
 
 
 def main() -> int:

@@ -27,11 +27,11 @@ from infra.gateway.metrics import GatewayMetrics
 from infra.gateway.natsq import JetStreamQueue, QueueRefused, QueueSettings
 from infra.gateway.provider import Provider
 from infra.gateway.replicas import port_open
-from infra.gateway.settings import GatewaySettings
 from infra.gateway.stackfile import NAMESPACE, Function, StackFile
 from infra.gateway.upstream import ConnectionRefused, Upstream, UpstreamError
 from shared.http import basic_auth_matches
 from shared.settings import read_secret
+from shared.settings.gateway import GatewaySettings
 
 log = logging.getLogger("gateway")
 

@@ -22,7 +22,7 @@ import zlib
 
 from aiohttp import web, web_response
 
-from infra.gateway.settings import GatewaySettings
+from shared.settings.gateway import GatewaySettings
 
 CHUNK_BYTES = 64 * 1024
 LINGER_SECONDS = 2.0  # after refusing a body, how long its rest is read and dropped (aiohttp's default: 10)

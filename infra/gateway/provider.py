@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from infra.gateway import state
 from infra.gateway.logs import ReplicaLog
 from infra.gateway.replicas import Replicas, Supervisor, instance_name, program_name, replica_ports
-from infra.gateway.settings import GatewaySettings
 from infra.gateway.stackfile import NAMESPACE, Function, StackFile
 from infra.gateway.types import BadRequest, FunctionDeployment, Secret
+from shared.settings.gateway import GatewaySettings
 
 
 class Provider:

@@ -24,13 +24,13 @@ import resource
 import shutil
 import socket
 
-from infra.config import StackConfig
 from infra.gateway import state
 from infra.gateway.replicas import PROGRAM_PREFIX, instance_name, program_name, replica_ports
-from infra.gateway.settings import max_replicas
 from infra.gateway.stackfile import Function, StackFile, function_ports, load_stack_file, template_dir
 from infra.gateway.types import FunctionResources
 from shared.errors import ConfigError, ServiceUnavailable
+from shared.settings.gateway import max_replicas
+from shared.settings.stack import StackConfig
 
 __all__ = ["PROGRAM_PREFIX", "function_ports"]
 _QUANTITY = re.compile(r"(\d+(?:\.\d+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?")
@@ -48,7 +48,7 @@ def runnable(function: Function) -> bool:
 
 
 def _max_replicas() -> int:
-    return max_replicas(os.environ)
+    return max_replicas()
 
 
 def function_programs(config: StackConfig) -> list[tuple[str, str]]:

@@ -21,13 +21,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from infra.config import ROOT
 from infra.gateway.stackfile import function_ports, load_stack_file
 from shared.collect import interpret
 from shared.errors import BadRequest, InvalidInput, PayloadTooLarge, UpstreamError
 from shared.http import parse_json
 from shared.predict_input import parse_body, validate_records
 from shared.schema import CATEGORIES, FEATURES
+from shared.settings.stack import ROOT
 from tests.predict_support import sample_records
 from tests.runtime_support import TEST_STACK_FILE, runtime_stack
 

@@ -14,13 +14,13 @@ import uuid
 import pytest
 import requests
 
-from infra.config import ROOT
 from infra.gateway.stackfile import load_stack_file
 from shared import storage
 from shared.errors import ConfigError
 from shared.model_file import MODEL_FILE
 from shared.registry import Registry, VersionInfo
 from shared.settings import MLFLOW_USERS
+from shared.settings.stack import ROOT
 from tests.predict_support import predict_process, register_model, sample_records
 
 pytestmark = pytest.mark.services

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from infra.config import ROOT
 from shared.retrain import handle_call, parse_call
 from shared.settings import Settings
+from shared.settings.stack import ROOT
 from tests.conftest import free_port
 from tests.process_support import stop_process
 from tests.train_support import store_batches

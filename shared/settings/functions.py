@@ -1,4 +1,4 @@
-"""Every setting the pipeline reads, with its default, validated in one place.
+"""The functions' settings (fetch-batch, train-model, predict; the UI and `make` targets too).
 
 Settings come from the environment (see `.env.example` for the full list).
 Credentials come from OpenFaaS secret files, `$SECRETS_DIR/<name>` (default
@@ -14,14 +14,12 @@ the stack's owner) the stack's root/admin credentials are used.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from shared.errors import ConfigError
-
-T = TypeVar("T")
+from shared.settings.core import BOOL, HOST, NAME, PATH, PORT, POSITIVE_INT, SECONDS, URL, one_of, read
 
 DEFAULT_SECRETS_DIR = "/var/openfaas/secrets"
 DEFAULT_MODEL_ALIAS = "champion"  # the alias predict serves and training moves (MODEL_ALIAS)
@@ -44,6 +42,7 @@ MLFLOW_USERS: dict[str, str] = {
 TRAINING_STATE_PREFIX = "training/"
 QUALITY_PREFIX = "quality/"  # the batches' data-quality reports (shared/quality.py)
 ROLES = ("", *dict.fromkeys([*MINIO_USERS, *MLFLOW_USERS]))
+ROLE = one_of(ROLES, f"use one of {', '.join(ROLES[1:])}, or leave it unset")
 
 
 @dataclass(frozen=True)
@@ -106,109 +105,44 @@ class Settings:
         return self.service_role
 
 
-def _get(env: Mapping[str, str], name: str, default: str, parse: Callable[[str], T], hint: str) -> T:
-    raw = env.get(name, default)
-    try:
-        return parse(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is invalid: {hint}") from None
-
-
-def _positive_int(raw: str) -> int:
-    value = int(raw)
-    if value < 1:
-        raise ValueError(raw)
-    return value
-
-
-def _positive_float(raw: str) -> float:
-    value = float(raw)
-    if not value > 0:
-        raise ValueError(raw)
-    return value
-
-
-def _bool(raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError(raw)
-
-
-def _url(raw: str) -> str:
-    if not raw.startswith(("http://", "https://")):
-        raise ValueError(raw)
-    return raw.rstrip("/")
-
-
-def _role(raw: str) -> str:
-    if raw not in ROLES:
-        raise ValueError(raw)
-    return raw
-
-
-def _name(raw: str) -> str:
-    if not raw or any(c.isspace() for c in raw):
-        raise ValueError(raw)
-    return raw
-
-
-def env_number(env: Mapping[str, str], name: str, default: str, kind: type[int] | type[float], minimum: float):
-    """A numeric setting of at least `minimum`; otherwise ConfigError naming it and the fix."""
-    raw = env.get(name, default)
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = None
-    if value is None or value < minimum:
-        raise ConfigError(f"{name}={raw!r} is invalid: use {'an integer' if kind is int else 'a number'} >= {minimum:g}")
-    return value
-
-
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate all settings; a bad one raises ConfigError naming it and the fix."""
     env = os.environ if env is None else env
-    minio_port = _get(env, "MINIO_PORT", "9000", _positive_int, "use a TCP port number")
-    mlflow_port = _get(env, "MLFLOW_PORT", "5000", _positive_int, "use a TCP port number")
-    data_api_port = _get(env, "DATA_API_PORT", "8090", _positive_int, "use a TCP port number")
+    minio_port = read(env, "MINIO_PORT", "9000", PORT)
+    mlflow_port = read(env, "MLFLOW_PORT", "5000", PORT)
+    data_api_port = read(env, "DATA_API_PORT", "8090", PORT)
     return Settings(
-        group_number=_get(env, "GROUP_NUMBER", "6", _positive_int, "use the course group, an integer 1..10"),
-        batch_threshold=_get(env, "BATCH_THRESHOLD", "10", _positive_int, "use a positive integer"),
-        data_api_url=_get(env, "DATA_API_URL", f"http://127.0.0.1:{data_api_port}", _url, "use an http(s):// URL"),
-        minio_endpoint=_get(env, "MINIO_ENDPOINT", f"127.0.0.1:{minio_port}", _name, "use host:port"),
-        minio_secure=_get(env, "MINIO_SECURE", "false", _bool, "use true or false"),
-        batch_bucket=_get(env, "BATCH_BUCKET", "covertype-batches", _name, "use an S3 bucket name"),
-        batch_prefix=_get(env, "BATCH_PREFIX", "batches/", _name, "use an object key prefix such as batches/"),
-        artifact_bucket=_get(env, "ARTIFACT_BUCKET", "mlflow-artifacts", _name, "use an S3 bucket name"),
-        mlflow_tracking_uri=_get(
-            env, "MLFLOW_TRACKING_URI", f"http://127.0.0.1:{mlflow_port}", _url, "use an http(s):// URL"
+        group_number=read(env, "GROUP_NUMBER", "6", POSITIVE_INT, "use the course group, an integer 1..10"),
+        batch_threshold=read(env, "BATCH_THRESHOLD", "10", POSITIVE_INT),
+        data_api_url=read(env, "DATA_API_URL", f"http://127.0.0.1:{data_api_port}", URL),
+        minio_endpoint=read(env, "MINIO_ENDPOINT", f"127.0.0.1:{minio_port}", NAME, "use host:port"),
+        minio_secure=read(env, "MINIO_SECURE", "false", BOOL),
+        batch_bucket=read(env, "BATCH_BUCKET", "covertype-batches", NAME, "use an S3 bucket name"),
+        batch_prefix=read(env, "BATCH_PREFIX", "batches/", NAME, "use an object key prefix such as batches/"),
+        artifact_bucket=read(env, "ARTIFACT_BUCKET", "mlflow-artifacts", NAME, "use an S3 bucket name"),
+        mlflow_tracking_uri=read(env, "MLFLOW_TRACKING_URI", f"http://127.0.0.1:{mlflow_port}", URL),
+        experiment_name=read(env, "EXPERIMENT_NAME", "covertype", NAME),
+        model_name=read(env, "MODEL_NAME", "covertype-classifier", NAME),
+        http_timeout=read(env, "HTTP_TIMEOUT", "10", SECONDS),
+        mysql_host=read(env, "MYSQL_HOST", "127.0.0.1", HOST),
+        mysql_port=read(env, "MYSQL_PORT", "3306", PORT),
+        mysql_user=read(env, "MYSQL_USER", "mlflow", NAME, "use a MySQL user name"),
+        mysql_database=read(env, "MYSQL_DATABASE", "mlflow", NAME, "use a MySQL database name"),
+        secrets_dir=read(env, "SECRETS_DIR", DEFAULT_SECRETS_DIR, PATH),
+        model_alias=read(env, "MODEL_ALIAS", DEFAULT_MODEL_ALIAS, NAME, "use a registry alias such as champion"),
+        model_poll_seconds=read(env, "MODEL_POLL_SECONDS", "10", SECONDS),
+        predict_max_rows=read(env, "PREDICT_MAX_ROWS", "10000", POSITIVE_INT),
+        predict_max_body_bytes=read(
+            env, "PREDICT_MAX_BODY_BYTES", str(8 * 1024 * 1024), POSITIVE_INT, "use a number of bytes"
         ),
-        experiment_name=_get(env, "EXPERIMENT_NAME", "covertype", _name, "use a name without spaces"),
-        model_name=_get(env, "MODEL_NAME", "covertype-classifier", _name, "use a name without spaces"),
-        http_timeout=_get(env, "HTTP_TIMEOUT", "10", _positive_float, "use a number of seconds > 0"),
-        mysql_host=_get(env, "MYSQL_HOST", "127.0.0.1", _name, "use a host name or address"),
-        mysql_port=_get(env, "MYSQL_PORT", "3306", _positive_int, "use a TCP port number"),
-        mysql_user=_get(env, "MYSQL_USER", "mlflow", _name, "use a MySQL user name"),
-        mysql_database=_get(env, "MYSQL_DATABASE", "mlflow", _name, "use a MySQL database name"),
-        secrets_dir=Path(env.get("SECRETS_DIR", DEFAULT_SECRETS_DIR)),
-        model_alias=_get(env, "MODEL_ALIAS", DEFAULT_MODEL_ALIAS, _name, "use a registry alias such as champion"),
-        model_poll_seconds=_get(env, "MODEL_POLL_SECONDS", "10", _positive_float, "use a number of seconds > 0"),
-        predict_max_rows=_get(env, "PREDICT_MAX_ROWS", "10000", _positive_int, "use a positive integer"),
-        predict_max_body_bytes=_get(
-            env, "PREDICT_MAX_BODY_BYTES", str(8 * 1024 * 1024), _positive_int, "use a number of bytes"
+        data_api_attempts=read(env, "DATA_API_ATTEMPTS", "3", POSITIVE_INT, "use a positive integer (1 = no retry)"),
+        data_api_backoff=read(env, "DATA_API_BACKOFF", "0.5", SECONDS),
+        training_lock_lease=read(env, "TRAINING_LOCK_LEASE_SECONDS", "60", SECONDS),
+        drift_psi_threshold=read(env, "DRIFT_PSI_THRESHOLD", "0.2", SECONDS, "use a PSI > 0, such as 0.2"),
+        drift_js_threshold=read(
+            env, "DRIFT_JS_THRESHOLD", "0.1", SECONDS, "use a Jensen-Shannon distance in (0, 1], such as 0.1"
         ),
-        data_api_attempts=_get(env, "DATA_API_ATTEMPTS", "3", _positive_int, "use a positive integer (1 = no retry)"),
-        data_api_backoff=_get(env, "DATA_API_BACKOFF", "0.5", _positive_float, "use a number of seconds > 0"),
-        training_lock_lease=_get(
-            env, "TRAINING_LOCK_LEASE_SECONDS", "60", _positive_float, "use a number of seconds > 0"
-        ),
-        drift_psi_threshold=_get(env, "DRIFT_PSI_THRESHOLD", "0.2", _positive_float, "use a PSI > 0, such as 0.2"),
-        drift_js_threshold=_get(
-            env, "DRIFT_JS_THRESHOLD", "0.1", _positive_float, "use a Jensen-Shannon distance in (0, 1], such as 0.1"
-        ),
-        service_role=_get(env, "SERVICE_ROLE", "", _role, f"use one of {', '.join(ROLES[1:])}, or leave it unset"),
+        service_role=read(env, "SERVICE_ROLE", "", ROLE),
     )
 
 

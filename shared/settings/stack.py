@@ -1,23 +1,21 @@
-"""Where the local stack keeps its state, which ports it uses, and its credentials.
+"""The local stack's settings: where it keeps its state, its address and ports, how its services run.
 
 Every value comes from the environment with a default (see `.env.example`); all the
 stack's state (databases, objects, logs, generated secrets) lives under STATE_DIR, so
-`make down && make up` loses nothing.
+`make down && make up` loses nothing. Its secrets are written by infra/secret_files.py.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.errors import ConfigError
-from shared.settings import MINIO_USERS, MLFLOW_USERS
+from shared.settings.core import HOST, PATH, PORT, SECONDS, at_least, matching, read
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 
 # service name -> (environment variable, default port)
 PORTS: dict[str, tuple[str, int]] = {
@@ -33,21 +31,8 @@ PORTS: dict[str, tuple[str, int]] = {
     "nats": ("NATS_PORT", 4222),  # NATS JetStream, the gateway's async queue (no monitoring port)
 }
 
-# secret name -> its value when neither the file nor the environment gives one:
-# user names are fixed, passwords and tokens are generated on the first `make up`.
-SECRET_DEFAULTS: dict[str, Callable[[], str]] = {
-    "minio-access-key": lambda: "pipeline",
-    "minio-secret-key": lambda: secrets.token_urlsafe(24),
-    "mysql-password": lambda: secrets.token_urlsafe(24),
-    "basic-auth-user": lambda: "admin",
-    "basic-auth-password": lambda: secrets.token_urlsafe(24),
-    "minio-webhook-token": lambda: secrets.token_urlsafe(24),
-    # one MinIO and one MLflow user per role (shared/settings.py); the MLflow server's session key
-    **{name: lambda: secrets.token_urlsafe(24) for name in (*MINIO_USERS.values(), *MLFLOW_USERS.values())},
-    "mlflow-flask-secret-key": lambda: secrets.token_urlsafe(32),
-    "nats-password": lambda: secrets.token_urlsafe(24),
-    "nats-store-key": lambda: secrets.token_urlsafe(32),  # JetStream's encryption at rest: lost key, lost queue
-}
+DURATION = matching(r"([0-9]+(ms|s|m|h|d|w|y))+", "use a duration such as 5s or 1m")  # as Prometheus reads one
+SYNC = matching(r"always|[0-9]+(ms|s|m)", "use always, or a duration such as 500ms, 10s, 2m")
 
 
 @dataclass(frozen=True)
@@ -58,6 +43,11 @@ class StackConfig:
     bin_dir: Path = ROOT / ".tools" / "bin"
     python: Path = Path(sys.executable)
     stack_file: Path = ROOT / "stack.yml"
+    # how infra/launch.py configures Prometheus and NATS, and how long `make demo` waits
+    prometheus_scrape_interval: str = "5s"
+    nats_max_payload: int = 8 * 1024 * 1024
+    nats_sync_interval: str = "always"
+    demo_timeout: float = 600.0
 
     @property
     def secrets_dir(self) -> Path:
@@ -98,30 +88,15 @@ class StackConfig:
         return env
 
 
-def _port(env: Mapping[str, str], var: str, default: int) -> int:
-    raw = env.get(var, str(default))
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise ConfigError(f"{var}={raw!r} is invalid: use a TCP port number 1..65535")
-    return int(raw)
-
-
 def load_stack_config(env: Mapping[str, str] | None = None) -> StackConfig:
     env = os.environ if env is None else env
-    state_dir = Path(env.get("STATE_DIR", ROOT / ".state")).resolve()
-    ports = {name: _port(env, var, default) for name, (var, default) in PORTS.items()}
-    stack_file = Path(env.get("STACK_FILE", ROOT / "stack.yml")).resolve()
-    return StackConfig(state_dir=state_dir, host=env.get("BIND_HOST", "127.0.0.1"), ports=ports, stack_file=stack_file)
-
-
-def ensure_secrets(config: StackConfig, env: Mapping[str, str] | None = None) -> None:
-    """Write each missing secret file: from the environment if given, else generated."""
-    env = os.environ if env is None else env
-    config.secrets_dir.mkdir(parents=True, exist_ok=True)
-    config.secrets_dir.chmod(0o700)
-    for name, default in SECRET_DEFAULTS.items():
-        path = config.secrets_dir / name
-        if path.is_file() and path.read_text().strip():
-            continue
-        value = env.get(name.upper().replace("-", "_"), "").strip() or default()
-        path.write_text(value + "\n")
-        path.chmod(0o600)
+    return StackConfig(
+        state_dir=read(env, "STATE_DIR", str(ROOT / ".state"), PATH).resolve(),
+        host=read(env, "BIND_HOST", "127.0.0.1", HOST),
+        ports={name: read(env, var, str(default), PORT) for name, (var, default) in PORTS.items()},
+        stack_file=read(env, "STACK_FILE", str(ROOT / "stack.yml"), PATH).resolve(),
+        prometheus_scrape_interval=read(env, "PROMETHEUS_SCRAPE_INTERVAL", "5s", DURATION),
+        nats_max_payload=read(env, "NATS_MAX_PAYLOAD", str(8 * 1024 * 1024), at_least(int, 1024)),
+        nats_sync_interval=read(env, "NATS_SYNC_INTERVAL", "always", SYNC),
+        demo_timeout=read(env, "DEMO_TIMEOUT", "600", SECONDS),
+    )
