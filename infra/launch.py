@@ -17,7 +17,6 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from infra.schedule import rebuild_interval
 from shared.errors import ConfigError
 from shared.settings.stack import StackConfig, load_stack_config
 
@@ -218,7 +217,7 @@ def cron(config: StackConfig) -> Command:
         "gateway_url": config.url("gateway"),
         "basic_auth": "true",
         "secret_mount_path": str(config.secrets_dir),
-        "rebuild_interval": rebuild_interval(os.environ),
+        "rebuild_interval": config.cron_rebuild_interval,
     }
     return [_binary(config, "cron-connector")], env
 

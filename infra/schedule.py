@@ -6,19 +6,9 @@ cron-connector silently skips a function whose schedule does not parse
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from infra.gateway.stackfile import StackFile
 from shared.errors import ConfigError
-from shared.schedule import GO_DURATION, TOPIC, schedule_ok
-
-
-def rebuild_interval(env: Mapping[str, str]) -> str:
-    """CRON_REBUILD_INTERVAL (default 3s): how often cron-connector re-reads the gateway's functions."""
-    value = env.get("CRON_REBUILD_INTERVAL", "3s").strip()
-    if not GO_DURATION.fullmatch(value) or value.startswith("-") or value == "0":
-        raise ConfigError(f"CRON_REBUILD_INTERVAL={value!r} is invalid: use a duration such as 3s or 1m")
-    return value
+from shared.schedule import TOPIC, schedule_ok
 
 
 def cron_functions(stack: StackFile) -> dict[str, str]:

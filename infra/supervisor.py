@@ -19,7 +19,7 @@ import pymysql
 
 from infra.bootstrap import BOOTSTRAP
 from infra.gateway import runtime
-from infra.schedule import check_schedules, rebuild_interval
+from infra.schedule import check_schedules
 from infra.secret_files import ensure_secrets
 from shared.errors import ConfigError, ServiceUnavailable
 from shared.health import CHECKS
@@ -121,7 +121,6 @@ class Stack:
     def preflight(self, wanted: Iterable[str]) -> None:
         """Settings that would make a service fail quietly refuse the start before anything is written."""
         if "cron" in wanted:
-            rebuild_interval(os.environ)
             check_schedules(runtime.read_stack(self.config))
 
     def down(self) -> None:

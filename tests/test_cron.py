@@ -11,10 +11,10 @@ import pytest
 import requests
 
 from infra.gateway.stackfile import load_stack_file
-from infra.schedule import check_schedules, cron_functions, rebuild_interval
+from infra.schedule import check_schedules, cron_functions
 from infra.supervisor import Stack
 from shared.errors import ConfigError
-from shared.settings.stack import ROOT
+from shared.settings.stack import ROOT, load_stack_config
 from tests.runtime_support import FIXTURES, runtime_stack
 
 STACK = """
@@ -55,8 +55,9 @@ def test_a_schedule_it_would_skip_is_refused_by_name(tmp_path):
 @pytest.mark.parametrize("value", ["3", "soon", "-1s", "0"])
 def test_a_bad_rebuild_interval_is_named(value):
     with pytest.raises(ConfigError, match=r"^CRON_REBUILD_INTERVAL=.* use a duration such as 3s"):
-        rebuild_interval({"CRON_REBUILD_INTERVAL": value})
-    assert rebuild_interval({}) == "3s" and rebuild_interval({"CRON_REBUILD_INTERVAL": "1m"}) == "1m"
+        load_stack_config({"CRON_REBUILD_INTERVAL": value})
+    assert load_stack_config({}).cron_rebuild_interval == "3s"
+    assert load_stack_config({"CRON_REBUILD_INTERVAL": "1m"}).cron_rebuild_interval == "1m"
 
 
 def test_make_up_refuses_it_with_one_line_before_starting_anything(tmp_path):

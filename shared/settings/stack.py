@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.settings.core import HOST, PATH, PORT, SECONDS, at_least, matching, read
+from shared.schedule import GO_DURATION
+from shared.settings.core import HOST, PATH, PORT, SECONDS, Rule, at_least, matching, read
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 
@@ -32,6 +33,16 @@ PORTS: dict[str, tuple[str, int]] = {
 }
 
 DURATION = matching(r"([0-9]+(ms|s|m|h|d|w|y))+", "use a duration such as 5s or 1m")  # as Prometheus reads one
+
+
+def _go_duration_above_zero(raw: str) -> str:
+    """As cron-connector reads its rebuild interval."""
+    if not GO_DURATION.fullmatch(raw) or raw.startswith("-") or raw == "0":
+        raise ValueError(raw)
+    return raw
+
+
+REBUILD = Rule(_go_duration_above_zero, "use a duration such as 3s or 1m")
 SYNC = matching(r"always|[0-9]+(ms|s|m)", "use always, or a duration such as 500ms, 10s, 2m")
 
 
@@ -43,10 +54,11 @@ class StackConfig:
     bin_dir: Path = ROOT / ".tools" / "bin"
     python: Path = Path(sys.executable)
     stack_file: Path = ROOT / "stack.yml"
-    # how infra/launch.py configures Prometheus and NATS, and how long `make demo` waits
+    # how infra/launch.py configures Prometheus, NATS and cron-connector, and how long `make demo` waits
     prometheus_scrape_interval: str = "5s"
     nats_max_payload: int = 8 * 1024 * 1024
     nats_sync_interval: str = "always"
+    cron_rebuild_interval: str = "3s"  # how often cron-connector re-reads the gateway's functions
     demo_timeout: float = 600.0
 
     @property
@@ -99,4 +111,5 @@ def load_stack_config(env: Mapping[str, str] | None = None) -> StackConfig:
         nats_max_payload=read(env, "NATS_MAX_PAYLOAD", str(8 * 1024 * 1024), at_least(int, 1024)),
         nats_sync_interval=read(env, "NATS_SYNC_INTERVAL", "always", SYNC),
         demo_timeout=read(env, "DEMO_TIMEOUT", "600", SECONDS),
+        cron_rebuild_interval=read(env, "CRON_REBUILD_INTERVAL", "3s", REBUILD),
     )
