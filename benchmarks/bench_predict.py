@@ -47,7 +47,7 @@ pytestmark = pytest.mark.bench
 MODEL = "covertype-classifier"  # the name stack.yml gives predict; the bench stack is its own
 TIME_CAP = 12.0  # seconds per server's share of one load figure at most
 LEVELS = {"c1": (1, 600), "c8": (8, 80), "c32": (32, 25)}  # concurrency, requests per worker
-ROUNDS = 6  # each load figure is taken in this many shares per server, the servers in turn (2 left c=1 at the mercy of one noisy share)
+ROUNDS = 6  # shares per server of each load figure, the servers in turn (2 left c=1 to one noisy share)
 PEERS = ("mlflow serve", "MLServer", "BentoML")
 CHAMPION_FAMILY = "hist_gradient_boosting"  # the family our trainings crown on the stand-in's data
 
