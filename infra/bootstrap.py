@@ -4,16 +4,26 @@ bucket's notification to train-model and every role's MinIO user (infra/minio_ac
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
+
+import pymysql
 
 from infra import minio_access
 from infra.launch import MINIO_WEBHOOK_ID
 from shared import storage
 from shared.health import CHECKS
-from shared.settings import MLFLOW_USERS
+from shared.settings import MLFLOW_USERS, Settings
+from shared.settings.stack import StackConfig
 
-if TYPE_CHECKING:  # the stack runs these steps (infra/supervisor.py); they only use what it offers
-    from infra.supervisor import Stack
+
+class Stack(Protocol):
+    """What these steps use of the stack that runs them (infra/supervisor.py's Stack)."""
+
+    config: StackConfig
+
+    def settings(self) -> Settings: ...
+
+    def root_mysql(self) -> pymysql.connections.Connection: ...
 
 
 def bootstrap_mysql(stack: Stack) -> None:
