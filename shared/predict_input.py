@@ -139,7 +139,7 @@ def _fast_columns(records: list) -> dict[str, Sequence] | None:
     """Whole-column checks for the common all-valid case; None sends the caller to the per-value path.
 
     Every loop over the rows is a C one (map, zip, set): a 1,000-row body took 2.4 ms here
-    with list comprehensions, 0.8 ms like this.
+    with list comprehensions, 1.2 ms like this (in-process, the column checks alone).
     """
     if set(map(type, records)) != DICT_ONLY or set(map(len, records)) != FEATURE_COUNT:
         return None
