@@ -27,9 +27,9 @@ from shared.schema import CATEGORIES, FEATURES, NUMERIC_RANGES
 
 FEATURE_SET = frozenset(FEATURES)
 CATEGORY_SETS = {name: frozenset(values) for name, values in CATEGORIES.items()}
-STR_ONLY = {str}
-DICT_ONLY = {dict}
-FEATURE_COUNT = {len(FEATURES)}
+STR_ONLY = frozenset((str,))
+DICT_ONLY = frozenset((dict,))
+FEATURE_COUNT = frozenset((len(FEATURES),))
 ROW_VALUES = operator.itemgetter(*FEATURES)  # a record's values in FEATURES order
 NUMBER_TYPES = frozenset((int, float, str))  # exact types: bool is rejected on the slow path
 # str.translate table deleting the characters of decimal notation: what is left is not allowed
