@@ -2,19 +2,26 @@
 
 `make bench` prints throughput and p50/p99 latency at concurrency 1, 8 and 32, and the
 gateway's own CPU time per proxied request, then PASS or MISS against the two goals
-(c=1 p50 within 0.5 ms of the function's, c=8 throughput at least 90 % of it).
+(c=1 p50 within 0.5 ms of the function's, c=8 throughput at least 90 % of it). Beside
+them, two yardstick proxies with the gateway's upstream pool and nothing else
+(benchmarks/floor_proxies.py) split what the gateway adds at c=1 into the hop itself,
+aiohttp's request and response machinery, and the gateway's own handling.
 """
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
+from contextlib import ExitStack, contextmanager
 
 import aiohttp
 import pytest
 
 from infra.gateway.runtime import read_stack
 from infra.gateway.stackfile import function_ports
+from tests.predict_support import free_port, wait_for_port
 from tests.runtime_support import runtime_stack
 
 pytestmark = pytest.mark.bench
@@ -45,23 +52,53 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / 100
 
 
+@contextmanager
+def floor_proxy(kind: str, function_port: int):
+    """A yardstick proxy in front of the function; yields (its base URL, its pid)."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "benchmarks.floor_proxies", kind, str(port), str(function_port)])
+    try:
+        wait_for_port(port, 30, process)
+        yield f"http://127.0.0.1:{port}", process.pid
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 def test_gateway_overhead(tmp_path):
-    with runtime_stack(tmp_path) as stack:
+    with runtime_stack(tmp_path) as stack, ExitStack() as floors:
         port = function_ports(read_stack(stack.config), stack.config.ports["functions"])["echo"]
+        pids = {"gateway": int(stack.ctl("pid", "gateway").stdout)}
         targets = {"direct": f"http://127.0.0.1:{port}/stats",
                    "gateway": f"{stack.config.url('gateway')}/function/echo/stats"}
-        print(f"\n{'concurrency':>11} {'path':<8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7}")
+        for kind in ("aiohttp", "httptools"):
+            base, pids[kind] = floors.enter_context(floor_proxy(kind, port))
+            targets[kind] = f"{base}/function/echo/stats"
+        print(f"\n{'concurrency':>11} {'path':<9} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7}")
         figures = {}
         for concurrency in (1, 8, 32):
             for name, url in targets.items():
                 asyncio.run(load(url, 200, concurrency))  # warm the connections
                 rps, p50, p99 = figures[concurrency, name] = asyncio.run(load(url, REQUESTS, concurrency))
-                print(f"{concurrency:>11} {name:<8} {rps:7.0f} {p50:7.2f} {p99:7.2f}")
-        pid = int(stack.ctl("pid", "gateway").stdout)
-        before = cpu_seconds(pid)
-        asyncio.run(load(targets["gateway"], REQUESTS, 8))
-        print(f"gateway CPU per proxied request: {(cpu_seconds(pid) - before) / REQUESTS * 1e6:.0f} us")
+                print(f"{concurrency:>11} {name:<9} {rps:7.0f} {p50:7.2f} {p99:7.2f}")
+        cpu = {name: cpu_per_request(targets[name], pid) for name, pid in pids.items()}
+        print(f"CPU per proxied request at c=8: gateway {cpu['gateway']:.0f} us, "
+              f"aiohttp yardstick {cpu['aiohttp']:.0f} us, httptools yardstick {cpu['httptools']:.0f} us")
+        print_split(figures)
         print_verdicts(figures)
+
+
+def cpu_per_request(url: str, pid: int) -> float:
+    before = cpu_seconds(pid)
+    asyncio.run(load(url, REQUESTS, 8))
+    return (cpu_seconds(pid) - before) / REQUESTS * 1e6
+
+
+def print_split(figures: dict) -> None:
+    """What each layer adds to the c=1 p50, from the yardsticks (medians of one run: read them as rough)."""
+    direct, bare, aio, ours = (figures[1, name][1] for name in ("direct", "httptools", "aiohttp", "gateway"))
+    print(f"c=1 p50 added: the hop {bare - direct:+.2f} ms (httptools yardstick), aiohttp's machinery "
+          f"{aio - bare:+.2f} ms, the gateway's own handling {ours - aio:+.2f} ms")
 
 
 def verdict(met: bool) -> str:
