@@ -39,7 +39,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 @pytest.fixture
-def predict_stack(stack, tmp_path, monkeypatch):
+def predict_stack(stack, gateway, tmp_path, monkeypatch):
+    """A gateway with predict alone, on the session stack's NATS (which the `gateway` fixture starts)."""
     model_name = f"replicas-{uuid.uuid4().hex[:8]}"
     register_model(stack.config.url("mlflow"), model_name)
     document = yaml.safe_load((ROOT / "stack.yml").read_text())
