@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
 
-import uvloop
-from aiohttp import web
-
+from infra.gateway import fastlane
 from infra.gateway.app import create_app
 from infra.gateway.stackfile import load_stack_file
 from shared.errors import PipelineError
@@ -25,8 +22,7 @@ def main() -> int:
     except PipelineError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())  # c=8 through the gateway: ~80 % -> ~95 % of direct
-    web.run_app(app, host=settings.host, port=settings.port, access_log=None, print=None)
+    fastlane.run(app, settings.host, settings.port)
     return 0
 
 

@@ -158,17 +158,26 @@ class Gateway:
         function = self.resolve(request.match_info["name"])
         if function is None:
             return not_found(request.match_info["name"])
-        call_id = request.headers.get("X-Call-Id") or str(uuid.uuid4())
-        headers = forwarded_headers(request.headers.items(), call_id, request.remote, request.host)
-        path, query = split_target(request.raw_path)
         body = await edges.read_body(request, self.settings)
+        status, headers, payload = await self.proxy(function, request.method, request.raw_path,
+                                                    request.headers.items(), request.remote, request.host, body)
+        return web.Response(status=status, body=payload, headers=headers)
+
+    async def proxy(self, function: Function, method: str, raw_path: str, header_pairs, client: str | None,
+                    host: str | None, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        """A sync call's answer (status, headers, body), a 502/504 of the gateway's own included."""
+        pairs = list(header_pairs)
+        call_id = next((v for k, v in pairs if k.lower() == "x-call-id"), "") or str(uuid.uuid4())
+        headers = forwarded_headers(pairs, call_id, client, host)
+        path, query = split_target(raw_path)
         try:
-            outcome = await self.call(function, request.method, path, query, headers, body)
+            outcome = await self.call(function, method, path, query, headers, body)
         except FunctionUnreachable as exc:
             log.warning("%s (call %s)", exc, call_id)
-            return web.Response(status=exc.status, text=exc.message, headers={"X-Call-Id": call_id})
-        headers = [*outcome.headers, ("X-Call-Id", call_id), ("X-Duration-Seconds", f"{outcome.duration:.6f}")]
-        return web.Response(status=outcome.status, body=outcome.body, headers=headers)
+            return exc.status, [("Content-Type", "text/plain; charset=utf-8"), ("X-Call-Id", call_id)], \
+                exc.message.encode()
+        return outcome.status, [*outcome.headers, ("X-Call-Id", call_id),
+                                ("X-Duration-Seconds", f"{outcome.duration:.6f}")], outcome.body
 
     # --- async -----------------------------------------------------------------------------
     async def async_call(self, request: web.Request) -> web.Response:

@@ -65,11 +65,14 @@ async def read_body(request: web.Request, settings: GatewaySettings) -> bytes:
         async with asyncio.timeout(settings.body_timeout):
             return await _collect(request, inflater, limit)
     except TimeoutError:
-        raise web.HTTPRequestTimeout(text=f"the request body did not arrive within {settings.body_timeout:g}s "
-                                          "(GATEWAY_BODY_TIMEOUT)\n") from None
+        raise web.HTTPRequestTimeout(text=body_late(settings)) from None
     except zlib.error:
         raise web.HTTPBadRequest(text=f"body: Content-Encoding says {encoding}, but the body is not valid "
                                       f"{encoding} data\n") from None
+
+
+def body_late(settings: GatewaySettings) -> str:
+    return f"the request body did not arrive within {settings.body_timeout:g}s (GATEWAY_BODY_TIMEOUT)\n"
 
 
 async def _collect(request: web.Request, inflater, limit: int) -> bytes:

@@ -1,0 +1,277 @@
+"""The fast lane: plain sync calls to `/function/<name>` answered without aiohttp's server.
+
+Of what the gateway added to a call at concurrency 1, aiohttp's request and response
+objects and the handler chain were about half (the yardsticks in
+benchmarks/test_gateway_overhead.py). Every connection starts here. The lane serves a
+request whose head is complete, HTTP/1.1, at most MAX_HEAD bytes, for a function in the
+stack, with a method other than HEAD, no Transfer-Encoding, Content-Encoding, Expect or
+Upgrade, and a Content-Length (if any) within GATEWAY_MAX_BODY_BYTES. On anything else,
+and on any head the parser refuses, the connection passes to aiohttp for good, with
+every byte not yet answered, and is served as before (routes.py, edges.py).
+
+The lane keeps the edge's limits: the head must come within GATEWAY_HEADER_TIMEOUT of
+the connection opening or of the last answer, or the connection is closed, and a body
+must arrive within GATEWAY_BODY_TIMEOUT (408). The call itself is `Gateway.proxy`,
+the same as aiohttp's route uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from email.utils import formatdate
+from http import HTTPStatus
+
+import httptools
+import uvloop
+from aiohttp import web
+
+from infra.gateway.edges import SERVER_NAME, body_late
+from infra.gateway.replicas import ProcessControlUnavailable
+
+MAX_HEAD = 8190  # aiohttp's own line limit: a longer head is aiohttp's to refuse
+LANE_METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+NOT_IN_LANE = frozenset(("transfer-encoding", "content-encoding", "expect", "upgrade"))
+NO_BODY_STATUSES = frozenset((204, 304))
+TEXT = [("Content-Type", "text/plain; charset=utf-8")]
+
+log = logging.getLogger("gateway")
+
+
+@dataclass
+class LaneRequest:
+    function: object
+    method: str
+    raw_path: str
+    headers: list[tuple[str, str]]
+    length: int
+    keep_alive: bool
+
+
+class _Head:
+    """httptools' callbacks for one request head."""
+
+    def __init__(self):
+        self.url = b""
+        self.headers: list[tuple[str, str]] = []
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+
+
+def lane_request(gateway, head_bytes: bytes, max_body: int) -> LaneRequest | None:
+    """The request if the lane serves it, else None (aiohttp will)."""
+    head = _Head()
+    parser = httptools.HttpRequestParser(head)
+    try:
+        parser.feed_data(head_bytes)
+    except httptools.HttpParserError:
+        return None
+    method = parser.get_method().decode()
+    path = head.url.decode("latin-1")
+    if method not in LANE_METHODS or parser.get_http_version() != "1.1" or not path.startswith("/function/"):
+        return None
+    names = {name.lower() for name, _ in head.headers}
+    lengths = [value for name, value in head.headers if name.lower() == "content-length"]
+    if names & NOT_IN_LANE or len(lengths) > 1 or (lengths and not lengths[0].isdigit()):
+        return None
+    length = int(lengths[0]) if lengths else 0
+    name = path[len("/function/"):].partition("/")[0].partition("?")[0]
+    function = gateway.resolve(name) if name and "%" not in name else None
+    if function is None or length > max_body:
+        return None
+    tokens = {token.strip().lower() for name, value in head.headers if name.lower() == "connection"
+              for token in value.split(",")}
+    return LaneRequest(function, method, path, head.headers, length, "close" not in tokens)
+
+
+class _Date:
+    """The Date header, formatted once a second."""
+
+    second, text = -1, ""
+
+    @classmethod
+    def now(cls, loop: asyncio.AbstractEventLoop) -> str:
+        second = int(loop.time())
+        if second != cls.second:
+            cls.second, cls.text = second, formatdate(usegmt=True)
+        return cls.text
+
+
+def answer_bytes(status: int, headers: list[tuple[str, str]], body: bytes, keep_alive: bool, date: str) -> bytes:
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = ""
+    names = {name.lower() for name, _ in headers}
+    fields = [f"{name}: {value}\r\n" for name, value in headers if name.lower() != "server"]
+    if "content-type" not in names:
+        fields.append("Content-Type: application/octet-stream\r\n")  # as aiohttp's Response says
+    if "date" not in names:
+        fields.append(f"Date: {date}\r\n")
+    fields.append(f"Server: {SERVER_NAME}\r\n")
+    if status in NO_BODY_STATUSES or status < 200:
+        body = b""
+    else:
+        fields.append(f"Content-Length: {len(body)}\r\n")
+    if not keep_alive:
+        fields.append("Connection: close\r\n")
+    return f"HTTP/1.1 {status} {reason}\r\n{''.join(fields)}\r\n".encode("latin-1", "replace") + body
+
+
+class FastLane(asyncio.Protocol):
+    def __init__(self, gateway, aiohttp_server: web.Server):
+        self.gateway = gateway
+        self.settings = gateway.settings
+        self.aiohttp_server = aiohttp_server
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.pending: tuple[LaneRequest, int, int] | None = None  # a request whose body is on its way
+        self.busy = False
+        self.paused = False
+        self.call: asyncio.Future | None = None
+        self.timer: asyncio.TimerHandle | None = None
+
+    # --- asyncio.Protocol ---
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self._arm(self.settings.header_timeout, self.transport.close)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if self.busy:
+            if len(self.buffer) > MAX_HEAD + self.settings.max_body_bytes and not self.paused:
+                self.transport.pause_reading()  # a client sending ahead of its answers waits
+                self.paused = True
+            return
+        self._next()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+
+    # --- requests ---
+    def _next(self) -> None:
+        if self.pending is None:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self.buffer) > MAX_HEAD or b"\n\n" in self.buffer:  # too long, or bare LF line ends
+                    self._hand_over()
+                return  # the head timer runs
+            request = lane_request(self.gateway, bytes(self.buffer[:end + 4]), self.settings.max_body_bytes)
+            if request is None:
+                self._hand_over()
+                return
+            self.pending = (request, end + 4, end + 4 + request.length)
+            self._arm(self.settings.body_timeout, self._body_late)
+        request, body_start, total = self.pending
+        if len(self.buffer) < total:
+            return
+        body = bytes(self.buffer[body_start:total])
+        del self.buffer[:total]
+        self.pending = None
+        self._disarm()
+        self.busy = True
+        self.call = asyncio.ensure_future(self._answer(request, body))  # held: the loop keeps only weak ones
+
+    async def _answer(self, request: LaneRequest, body: bytes) -> None:
+        peer = self.transport.get_extra_info("peername")
+        host = next((value for name, value in request.headers if name.lower() == "host"), None)
+        try:
+            status, headers, payload = await self.gateway.proxy(
+                request.function, request.method, request.raw_path, request.headers, peer[0] if peer else None,
+                host, body)
+        except ProcessControlUnavailable as exc:  # scaling from zero could not start it: as routes.py answers
+            status, headers, payload = 503, TEXT, f"{exc.message}\n".encode()
+        except Exception:  # a bug: logged here, and the client gets a 500 as aiohttp would give it
+            log.exception("fast lane: %s %s failed", request.method, request.raw_path)
+            status, headers, payload = 500, TEXT, b"500 Internal Server Error\n"
+        if self.transport.is_closing():
+            return
+        date = _Date.now(asyncio.get_running_loop())
+        self.transport.write(answer_bytes(status, headers, payload, request.keep_alive, date))
+        if not request.keep_alive:
+            self.transport.close()
+            return
+        self.busy = False
+        if self.paused:
+            self.paused = False
+            self.transport.resume_reading()
+        self._arm(self.settings.header_timeout, self.transport.close)
+        if self.buffer:
+            self._next()
+
+    def _body_late(self) -> None:
+        message = body_late(self.settings).encode()
+        self.transport.write(answer_bytes(408, TEXT, message, False, _Date.now(asyncio.get_running_loop())))
+        self.transport.close()
+
+    def _hand_over(self) -> None:
+        """aiohttp serves this connection from here on, starting with the bytes not yet answered."""
+        self._disarm()
+        handler = self.aiohttp_server()
+        self.transport.set_protocol(handler)
+        handler.connection_made(self.transport)
+        if self.paused:
+            self.transport.resume_reading()
+        if self.buffer:
+            handler.data_received(bytes(self.buffer))
+        self.buffer.clear()
+
+    # --- the one timer: the head's or the body's ---
+    def _arm(self, seconds: float, callback) -> None:
+        self._disarm()
+        self.timer = asyncio.get_running_loop().call_later(seconds, callback)
+
+    def _disarm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+
+class FastLaneSite(web.BaseSite):
+    """A TCP site whose connections start in the fast lane."""
+
+    def __init__(self, runner: web.AppRunner, gateway, host: str, port: int):
+        super().__init__(runner)
+        self.gateway, self.host, self.port = gateway, host, port
+
+    @property
+    def name(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: FastLane(self.gateway, server), self.host, self.port, reuse_address=True)
+
+
+def run(app: web.Application, host: str, port: int) -> None:
+    """Serve until SIGINT or SIGTERM, then clean up, as aiohttp's run_app does (with uvloop)."""
+    loop = uvloop.new_event_loop()  # c=8 through the gateway: ~80 % -> ~95 % of direct
+    asyncio.set_event_loop(loop)
+    main = loop.create_task(_serve(app, host, port))
+    try:
+        loop.run_until_complete(main)
+    except (web.GracefulExit, KeyboardInterrupt):
+        pass
+    finally:
+        main.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            loop.run_until_complete(main)
+        loop.close()
+
+
+async def _serve(app: web.Application, host: str, port: int) -> None:
+    runner = web.AppRunner(app, handle_signals=True, access_log=None)
+    await runner.setup()
+    try:
+        await FastLaneSite(runner, app["gateway"], host, port).start()
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
