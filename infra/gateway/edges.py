@@ -8,8 +8,8 @@
   function gets the inflated body, without the Content-Encoding header.
 - A body must arrive within GATEWAY_BODY_TIMEOUT (408 otherwise). A connection must
   send a complete request head within GATEWAY_HEADER_TIMEOUT of opening or of the last
-  answer, or it is closed (aiohttp's keep-alive timer, which a trickled head does not
-  reset; see `handler_args`).
+  answer, or it is closed (the fast lane's timer, and aiohttp's keep-alive timer for the
+  connections it serves; a trickled head resets neither: see fastlane.py, `handler_args`).
 - The forwarding headers are the gateway's own: a client's `X-Forwarded-For` and
   friends are dropped before the gateway adds its own (see `NOT_FORWARDED`).
 - Answers carry `Server: gateway`, not aiohttp's and Python's versions.

@@ -12,7 +12,9 @@ every byte not yet answered, and is served as before (routes.py, edges.py).
 The lane keeps the edge's limits: the head must come within GATEWAY_HEADER_TIMEOUT of
 the connection opening or of the last answer, or the connection is closed, and a body
 must arrive within GATEWAY_BODY_TIMEOUT (408). The call itself is `Gateway.proxy`,
-the same as aiohttp's route uses.
+the same as aiohttp's route uses. At shutdown the site stops listening, closes idle
+lane connections and waits (up to SHUTDOWN_SECONDS) for calls under way,
+whose answers then say `Connection: close`, as aiohttp does for its own connections.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ from aiohttp import web
 
 from infra.gateway.edges import SERVER_NAME, body_late
 from infra.gateway.replicas import ProcessControlUnavailable
+from infra.gateway.stackfile import Function
 
 MAX_HEAD = 8190  # aiohttp's own line limit: a longer head is aiohttp's to refuse
 LANE_METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 NOT_IN_LANE = frozenset(("transfer-encoding", "content-encoding", "expect", "upgrade"))
 NO_BODY_STATUSES = frozenset((204, 304))
+SHUTDOWN_SECONDS = 15.0  # calls under way may finish; supervisord kills at 20 (stopwaitsecs)
 TEXT = [("Content-Type", "text/plain; charset=utf-8")]
 
 log = logging.getLogger("gateway")
@@ -42,7 +46,7 @@ log = logging.getLogger("gateway")
 
 @dataclass
 class LaneRequest:
-    function: object
+    function: Function
     method: str
     raw_path: str
     headers: list[tuple[str, str]]
@@ -103,7 +107,9 @@ class _Date:
         return cls.text
 
 
-def answer_bytes(status: int, headers: list[tuple[str, str]], body: bytes, keep_alive: bool, date: str) -> bytes:
+def answer_parts(status: int, headers: list[tuple[str, str]], body: bytes, keep_alive: bool,
+                 date: str) -> tuple[bytes, bytes]:
+    """The answer's head and body, written together without joining them (a 1,000-row answer is ~140 KB)."""
     try:
         reason = HTTPStatus(status).phrase
     except ValueError:
@@ -121,14 +127,16 @@ def answer_bytes(status: int, headers: list[tuple[str, str]], body: bytes, keep_
         fields.append(f"Content-Length: {len(body)}\r\n")
     if not keep_alive:
         fields.append("Connection: close\r\n")
-    return f"HTTP/1.1 {status} {reason}\r\n{''.join(fields)}\r\n".encode("latin-1", "replace") + body
+    return f"HTTP/1.1 {status} {reason}\r\n{''.join(fields)}\r\n".encode("latin-1", "replace"), body
 
 
 class FastLane(asyncio.Protocol):
-    def __init__(self, gateway, aiohttp_server: web.Server):
+    def __init__(self, gateway, aiohttp_server: web.Server, lanes: set[FastLane]):
         self.gateway = gateway
         self.settings = gateway.settings
         self.aiohttp_server = aiohttp_server
+        self.lanes = lanes  # the site's open lane connections, for its shutdown
+        self.closing = False
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.pending: tuple[LaneRequest, int, int] | None = None  # a request whose body is on its way
@@ -140,6 +148,7 @@ class FastLane(asyncio.Protocol):
     # --- asyncio.Protocol ---
     def connection_made(self, transport) -> None:
         self.transport = transport
+        self.lanes.add(self)
         self._arm(self.settings.header_timeout, self.transport.close)
 
     def data_received(self, data: bytes) -> None:
@@ -152,6 +161,7 @@ class FastLane(asyncio.Protocol):
         self._next()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.lanes.discard(self)
         self._disarm()
 
     # --- requests ---
@@ -171,7 +181,8 @@ class FastLane(asyncio.Protocol):
         request, body_start, total = self.pending
         if len(self.buffer) < total:
             return
-        body = bytes(self.buffer[body_start:total])
+        with memoryview(self.buffer) as view:
+            body = bytes(view[body_start:total])  # one copy, not a slice's and then bytes'
         del self.buffer[:total]
         self.pending = None
         self._disarm()
@@ -192,9 +203,10 @@ class FastLane(asyncio.Protocol):
             status, headers, payload = 500, TEXT, b"500 Internal Server Error\n"
         if self.transport.is_closing():
             return
+        keep_alive = request.keep_alive and not self.closing
         date = _Date.now(asyncio.get_running_loop())
-        self.transport.write(answer_bytes(status, headers, payload, request.keep_alive, date))
-        if not request.keep_alive:
+        self.transport.writelines(answer_parts(status, headers, payload, keep_alive, date))
+        if not keep_alive:
             self.transport.close()
             return
         self.busy = False
@@ -207,12 +219,19 @@ class FastLane(asyncio.Protocol):
 
     def _body_late(self) -> None:
         message = body_late(self.settings).encode()
-        self.transport.write(answer_bytes(408, TEXT, message, False, _Date.now(asyncio.get_running_loop())))
+        self.transport.writelines(answer_parts(408, TEXT, message, False, _Date.now(asyncio.get_running_loop())))
         self.transport.close()
+
+    def close_when_idle(self) -> None:
+        """Shutdown: an idle connection closes now, one with a call under way after its answer."""
+        self.closing = True
+        if not self.busy:
+            self.transport.close()
 
     def _hand_over(self) -> None:
         """aiohttp serves this connection from here on, starting with the bytes not yet answered."""
         self._disarm()
+        self.lanes.discard(self)  # aiohttp's shutdown waits for it from here on
         handler = self.aiohttp_server()
         self.transport.set_protocol(handler)
         handler.connection_made(self.transport)
@@ -239,6 +258,7 @@ class FastLaneSite(web.BaseSite):
     def __init__(self, runner: web.AppRunner, gateway, host: str, port: int):
         super().__init__(runner)
         self.gateway, self.host, self.port = gateway, host, port
+        self.lanes: set[FastLane] = set()
 
     @property
     def name(self) -> str:
@@ -248,7 +268,15 @@ class FastLaneSite(web.BaseSite):
         await super().start()
         server = self._runner.server
         self._server = await asyncio.get_running_loop().create_server(
-            lambda: FastLane(self.gateway, server), self.host, self.port, reuse_address=True)
+            lambda: FastLane(self.gateway, server, self.lanes), self.host, self.port, reuse_address=True)
+
+    async def stop(self) -> None:
+        await super().stop()
+        calls = [lane.call for lane in self.lanes if lane.busy and lane.call is not None]
+        for lane in list(self.lanes):
+            lane.close_when_idle()
+        if calls:
+            await asyncio.wait(calls, timeout=SHUTDOWN_SECONDS)
 
 
 def run(app: web.Application, host: str, port: int) -> None:
@@ -268,7 +296,7 @@ def run(app: web.Application, host: str, port: int) -> None:
 
 
 async def _serve(app: web.Application, host: str, port: int) -> None:
-    runner = web.AppRunner(app, handle_signals=True, access_log=None)
+    runner = web.AppRunner(app, handle_signals=True, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
     await runner.setup()
     try:
         await FastLaneSite(runner, app["gateway"], host, port).start()
