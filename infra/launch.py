@@ -201,8 +201,15 @@ def nats(config: StackConfig) -> Command:
     return [_binary(config, "nats-server"), "-c", str(conf)], env
 
 
+# glibc gives freed memory back above 128 KB at the heap's top and asks for it again on the next
+# call: a 1,000-row predict (300 KB in, 140 KB out) cost the gateway five brk calls and fresh
+# pages, 1.5 ms of CPU. Keeping up to 64 MB and growing 8 MB at a time: 0.9 ms, and the call
+# ~0.7 ms faster through the gateway (medians of interleaved runs).
+GATEWAY_MALLOC = {"MALLOC_TRIM_THRESHOLD_": str(64 << 20), "MALLOC_TOP_PAD_": str(8 << 20)}
+
+
 def gateway(config: StackConfig) -> Command:
-    return [str(config.python), "-m", "infra.gateway"], {}
+    return [str(config.python), "-m", "infra.gateway"], GATEWAY_MALLOC
 
 
 def ui(config: StackConfig) -> Command:
