@@ -40,8 +40,8 @@ async def serve(proxy) -> tuple[web.AppRunner, FastLaneSite]:
     return runner, site
 
 
-def port_of(site: FastLaneSite) -> int:
-    return site._server.sockets[0].getsockname()[1]
+def port_of(runner: web.AppRunner) -> int:
+    return runner.addresses[0][1]
 
 
 def lane_answer(proxy) -> bytes:
@@ -49,7 +49,7 @@ def lane_answer(proxy) -> bytes:
     async def run():
         runner, site = await serve(proxy)
         try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port_of(site))
+            reader, writer = await asyncio.open_connection("127.0.0.1", port_of(runner))
             writer.write(CALL.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
             answer = await asyncio.wait_for(reader.read(), timeout=10)
             writer.close()
@@ -90,7 +90,7 @@ def test_shutdown_lets_a_call_under_way_answer_and_closes_idle_connections():
 
     async def run():
         runner, site = await serve(proxy)
-        port = port_of(site)
+        port = port_of(runner)
         idle_reader, _ = await asyncio.open_connection("127.0.0.1", port)
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(CALL)  # keep-alive asked for
