@@ -44,8 +44,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def distinct_free_ports(count: int) -> list[int]:
+    """`count` free ports, all different: each stays bound until all are chosen (one free_port()
+    after another can hand out the same port twice: MinIO and Prometheus once got one each)."""
+    with contextlib.ExitStack() as held:
+        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+
+
 def make_stack_config(state_dir: Path) -> StackConfig:
-    return StackConfig(state_dir=state_dir, host="127.0.0.1", ports={name: free_port() for name in PORTS})
+    return StackConfig(state_dir=state_dir, host="127.0.0.1",
+                       ports=dict(zip(PORTS, distinct_free_ports(len(PORTS)), strict=True)))
 
 
 @contextlib.contextmanager
