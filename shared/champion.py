@@ -31,7 +31,7 @@ class Champion:
     labels: list[str]
     loaded_at: str
     has_proba: bool
-    fast: FastPipeline | None = None  # the numpy-only path through the pipeline, when it has one
+    fast: FastPipeline | None = None  # the fast path through the pipeline, when it has one
 
     def describe(self) -> dict:
         tags = self.info.tags

@@ -19,7 +19,7 @@ from infra.data_api.synthetic import generate
 from shared import training
 from shared.champion import champion_of
 from shared.dataset import frame_from_rows
-from shared.fast_pipeline import TREE_WALK_MAX_ROWS, FastPipeline, TreeWalk, probe_columns
+from shared.fast_pipeline import SPLIT_MIN_ROWS, CompiledTrees, FastPipeline, probe_columns
 from shared.predict_service import PredictService, column_array
 from shared.registry import VersionInfo
 from shared.schema import FEATURES, NUMERIC_FEATURES
@@ -52,7 +52,7 @@ def as_frame(columns: dict) -> pd.DataFrame:
     return pd.DataFrame({name: list(columns[name]) for name in FEATURES})
 
 
-@pytest.mark.parametrize("count", [1, TREE_WALK_MAX_ROWS, TREE_WALK_MAX_ROWS + 1, 500])
+@pytest.mark.parametrize("count", [1, 16, SPLIT_MIN_ROWS - 1, SPLIT_MIN_ROWS, 1001])
 @pytest.mark.parametrize("as_arrays", [False, True], ids=["lists", "arrays"])
 def test_fast_path_equals_the_pipeline(trained, count, as_arrays):
     family, pipeline = trained
@@ -67,7 +67,7 @@ def test_fast_path_equals_the_pipeline(trained, count, as_arrays):
         assert np.array_equal(got, expected)
 
 
-def test_the_tree_walk_is_what_small_booster_requests_take(trained):
+def test_the_compiled_trees_are_what_booster_requests_take(trained):
     family, pipeline = trained
     fast = FastPipeline.compile(pipeline)
     assert (fast._trees is not None) == (family == "hist_gradient_boosting")
@@ -118,8 +118,8 @@ def test_other_pipelines_are_scored_as_they_are(make, prepared):
 
 def test_a_fast_path_that_disagrees_is_not_used(prepared, monkeypatch, caplog):
     pipeline = training.train_candidate("hist_gradient_boosting", prepared).pipeline
-    exact = TreeWalk.predict_proba
-    monkeypatch.setattr(TreeWalk, "predict_proba", lambda self, features: exact(self, features) + 1e-6)
+    exact = CompiledTrees.predict_proba
+    monkeypatch.setattr(CompiledTrees, "predict_proba", lambda self, features: exact(self, features) + 1e-6)
     with caplog.at_level(logging.WARNING):
         assert FastPipeline.compile(pipeline) is None
     assert "differs from the pipeline" in caplog.text
@@ -131,7 +131,7 @@ def test_a_renamed_scikit_learn_internal_falls_back_to_the_pipeline(prepared, mo
     def renamed(self, model):
         raise AttributeError("'HistGradientBoostingClassifier' object has no attribute '_predictors'")
 
-    monkeypatch.setattr(TreeWalk, "__init__", renamed)
+    monkeypatch.setattr(CompiledTrees, "__init__", renamed)
     with caplog.at_level(logging.INFO):
         champion = champion_of(VersionInfo("m", "1", "run", "models:/m/1", {}), pipeline)
     assert champion.fast is None
