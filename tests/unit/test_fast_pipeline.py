@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
@@ -147,9 +148,12 @@ def test_a_renamed_scikit_learn_internal_falls_back_to_the_pipeline(prepared, mo
     assert [p["cover_type"] for p in predictions] == pipeline.predict(pd.DataFrame(records)).tolist()
 
 
-def test_concurrent_requests_merged_by_the_scoring_thread_get_their_own_answers(prepared):
+@pytest.mark.parametrize("fast", [True, False], ids=["in-request-threads", "merged-by-the-scoring-thread"])
+def test_concurrent_requests_get_their_own_answers(prepared, fast):
     pipeline = training.train_candidate("hist_gradient_boosting", prepared).pipeline
     champion = champion_of(VersionInfo("m", "1", "run", "models:/m/1", {}), pipeline)
+    if not fast:  # as a champion the fast path does not compile is scored
+        champion = dataclasses.replace(champion, fast=None)
     service = PredictService(load_settings({}), holder=FixedHolder(champion))
     bodies: list[dict] = sample_records(60, seed=8)
     bodies += [{"instances": sample_records(size, seed=size)} for size in (3, 20, 200)]
