@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,9 +55,35 @@ def distinct_free_ports(count: int) -> list[int]:
         return [s.getsockname()[1] for s in sockets]
 
 
+def free_port_block(size: int = 64) -> int:
+    """The first of `size` consecutive ports, all free now, below the kernel's ephemeral range.
+
+    A stack's functions and their replicas listen at consecutive ports from one base, bound
+    only when each process starts (and again after each restart). Inside the ephemeral range
+    an outgoing connection can take one of them as its own port first: a CI run once saw
+    fn-worker fail with "Address already in use". Outgoing connections never take a port below it.
+    """
+    ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(200):
+        base = random.randrange(10000, ephemeral_low - size)
+        if all(_bindable(port) for port in range(base, base + size)):
+            return base
+    raise RuntimeError(f"no {size} consecutive free ports between 10000 and {ephemeral_low}")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def make_stack_config(state_dir: Path) -> StackConfig:
-    return StackConfig(state_dir=state_dir, host="127.0.0.1",
-                       ports=dict(zip(PORTS, distinct_free_ports(len(PORTS)), strict=True)))
+    ports = dict(zip(PORTS, distinct_free_ports(len(PORTS)), strict=True))
+    ports["functions"] = free_port_block()
+    return StackConfig(state_dir=state_dir, host="127.0.0.1", ports=ports)
 
 
 @contextlib.contextmanager
