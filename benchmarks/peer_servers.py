@@ -24,7 +24,8 @@ import orjson
 import requests
 
 from shared.schema import CATEGORIES, FEATURES
-from tests.predict_support import ROOT, free_port
+from tests.conftest import free_port
+from tests.predict_support import ROOT
 from tests.process_support import stop_process
 
 PEERS_DIR = Path(__file__).resolve().parent / "peers"

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from shared.schema import CATEGORIES, FEATURES, NUMERIC_FEATURES, NUMERIC_RANGES
+from tests.conftest import free_port
 from tests.process_support import stop_process
 
 
@@ -119,12 +120,6 @@ def register_model(tracking_uri: str, model_name: str, family: str = "random_for
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template" / "python3-http-debian" / "index.py"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for_port(port: int, timeout: float, proc: subprocess.Popen | None = None) -> None:
