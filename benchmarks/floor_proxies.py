@@ -20,6 +20,7 @@ from aiohttp import web
 
 from infra.gateway.app import HOP_BY_HOP, split_target
 from infra.gateway.upstream import Upstream
+from shared.settings.gateway import load_gateway_settings
 
 
 def passed_on(headers) -> list[tuple[str, str]]:
@@ -84,7 +85,7 @@ async def serve_bare(port: int, upstream: Upstream) -> None:
 
 
 def main(kind: str, port: str, function_port: str) -> None:
-    upstream = Upstream("127.0.0.1", int(function_port))
+    upstream = Upstream("127.0.0.1", int(function_port), load_gateway_settings().upstream_connections)
     if kind == "aiohttp":
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
         web.run_app(aiohttp_app(upstream), host="127.0.0.1", port=int(port), access_log=None, print=None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
@@ -51,6 +52,15 @@ def test_function_status_code_and_body_are_passed_back(url):
     response = requests.get(f"{url}/function/echo/status/418", timeout=10)
     assert response.status_code == 418
     assert response.text == "status 418"
+
+
+def test_a_burst_past_the_functions_connection_limit_is_answered_in_full(url):
+    # waitress takes 100 connections; before the gateway capped its pool at
+    # GATEWAY_UPSTREAM_CONNECTIONS (64), the calls past 100 waited for exec_timeout and got 504
+    with ThreadPoolExecutor(120) as pool:
+        statuses = list(pool.map(lambda _: requests.get(f"{url}/function/echo/sleep/0.05", timeout=30).status_code,
+                                 range(120)))
+    assert statuses == [200] * 120
 
 
 def test_namespace_suffix_is_accepted_as_in_openfaas(url):

@@ -39,7 +39,7 @@ def test_requests_share_one_kept_alive_connection_and_carry_head_and_body():
     async def scenario():
         answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: b\r\n\r\nok"
         server, port, seen, connections = await serve([answer, answer])
-        upstream = Upstream("127.0.0.1", port)
+        upstream = Upstream("127.0.0.1", port, 8)
         first = await upstream.request("POST", "/a%20b?x=1", [("X-Call-Id", "c1")], b"{}", 5)
         second = await upstream.request("GET", "/", [], b"", 5)
         upstream.close()
@@ -59,7 +59,7 @@ def test_chunked_and_connection_delimited_answers_are_read_whole():
         chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
         until_close = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nto the end"
         server, port, _, _ = await serve([chunked, until_close])
-        upstream = Upstream("127.0.0.1", port)
+        upstream = Upstream("127.0.0.1", port, 8)
         results = [(await upstream.request("GET", "/", [], b"", 5))[2] for _ in range(2)]
         server.close()
         return results
@@ -71,7 +71,7 @@ def test_a_connection_the_function_closed_while_idle_is_replaced():
     async def scenario():
         answer = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1"
         server, port, seen, connections = await serve([answer, answer], close_after=True)
-        upstream = Upstream("127.0.0.1", port)
+        upstream = Upstream("127.0.0.1", port, 8)
         await upstream.request("GET", "/", [], b"", 5)
         second = await upstream.request("POST", "/", [], b"x", 5)
         server.close()
@@ -84,7 +84,7 @@ def test_a_connection_the_function_closed_while_idle_is_replaced():
 def test_head_answers_end_at_their_headers():
     async def scenario():
         server, port, _, _ = await serve([b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n"])
-        status, headers, body = await Upstream("127.0.0.1", port).request("HEAD", "/", [], b"", 5)
+        status, headers, body = await Upstream("127.0.0.1", port, 8).request("HEAD", "/", [], b"", 5)
         server.close()
         return status, body
 
@@ -96,7 +96,7 @@ def test_broken_answers_are_upstream_errors(answer):
     async def scenario():
         server, port, _, _ = await serve([answer], close_after=True)
         try:
-            await Upstream("127.0.0.1", port).request("GET", "/", [], b"", 5)
+            await Upstream("127.0.0.1", port, 8).request("GET", "/", [], b"", 5)
         finally:
             server.close()
 
@@ -110,7 +110,7 @@ def test_refused_is_an_upstream_error_and_silence_a_timeout():
         port = server.sockets[0].getsockname()[1]
         server.close()
         await server.wait_closed()
-        await Upstream("127.0.0.1", port).request("GET", "/", [], b"", 5)
+        await Upstream("127.0.0.1", port, 8).request("GET", "/", [], b"", 5)
 
     async def silent():
         async def hold(reader, writer):  # accepts, reads, never answers
@@ -118,7 +118,7 @@ def test_refused_is_an_upstream_error_and_silence_a_timeout():
 
         server = await asyncio.start_server(hold, "127.0.0.1", 0)
         try:
-            await Upstream("127.0.0.1", server.sockets[0].getsockname()[1]).request("GET", "/", [], b"", 0.3)
+            await Upstream("127.0.0.1", server.sockets[0].getsockname()[1], 8).request("GET", "/", [], b"", 0.3)
         finally:
             server.close()
 
@@ -130,4 +130,29 @@ def test_refused_is_an_upstream_error_and_silence_a_timeout():
 
 def test_a_header_with_a_line_break_is_refused_before_sending():
     with pytest.raises(UpstreamError, match="line break"):
-        run(Upstream("127.0.0.1", 1).request("GET", "/", [("X-A", "a\r\nX-Injected: 1")], b"", 5))
+        run(Upstream("127.0.0.1", 1, 8).request("GET", "/", [("X-A", "a\r\nX-Injected: 1")], b"", 5))
+
+
+def test_calls_past_the_cap_wait_for_a_free_connection():
+    async def scenario():
+        in_flight, most = [0], [0]
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while await reader.readuntil(b"\r\n\r\n"):
+                in_flight[0] += 1
+                most[0] = max(most[0], in_flight[0])
+                await asyncio.sleep(0.05)
+                in_flight[0] -= 1
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                await writer.drain()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        upstream = Upstream("127.0.0.1", server.sockets[0].getsockname()[1], 2)
+        answers = await asyncio.gather(*(upstream.request("GET", "/", [], b"", 5) for _ in range(6)))
+        upstream.close()
+        server.close()
+        return answers, most[0]
+
+    answers, most = run(scenario())
+    assert [body for _, _, body in answers] == [b"ok"] * 6
+    assert most == 2

@@ -111,7 +111,7 @@ class Gateway:
     def upstream(self, port: int) -> Upstream:
         pool = self.upstreams.get(port)
         if pool is None:
-            pool = self.upstreams[port] = Upstream(self.settings.host, port)
+            pool = self.upstreams[port] = Upstream(self.settings.host, port, self.settings.upstream_connections)
         return pool
 
     def resolve(self, raw_name: str) -> Function | None:

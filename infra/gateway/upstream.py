@@ -5,6 +5,11 @@ gateway needs none of what aiohttp's ClientSession does per request (cookie jar,
 signals, URL, header and payload objects): profiled under concurrency 8 that was most
 of the gateway's own time. Here a request is written in one send and the answer parsed
 by httptools (llhttp, uvicorn's parser); idle connections wait in a pool for the next call.
+
+A pool opens at most `connections` to its port; a call beyond them waits for a free one,
+within its timeout. The functions' waitress accepts 100 connections and leaves the rest
+unanswered until one closes, so without the cap a burst of over 100 calls to one replica
+left the surplus to time out (504) while the first hundred were served.
 """
 
 from __future__ import annotations
@@ -111,16 +116,17 @@ class _Connection(asyncio.Protocol):
 class Upstream:
     """Pooled connections to one function's port."""
 
-    def __init__(self, host: str, port: int):
+    def __init__(self, host: str, port: int, connections: int):
         self.host, self.port = host, port
         self._host_header = f"Host: {host}:{port}\r\n".encode()
         self._idle: deque[_Connection] = deque()
+        self._slots = asyncio.Semaphore(connections)  # one per connection open or being opened
 
     async def request(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes,
                       timeout: float) -> tuple[int, list[tuple[str, str]], bytes]:
         """(status, headers, body); raises TimeoutError past `timeout`, UpstreamError if unreachable."""
         head = self._head(method, target, headers, body)
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(timeout), self._slots:
             while True:
                 connection, reused = await self._acquire()
                 try:

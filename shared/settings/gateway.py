@@ -37,6 +37,7 @@ class GatewaySettings:
     ack_wait: float
     callback_hosts: frozenset[str]
     callbacks_at_once: int
+    upstream_connections: int
 
     @property
     def logs_dir(self) -> Path:
@@ -81,4 +82,5 @@ def load_gateway_settings(env: Mapping[str, str] | None = None) -> GatewaySettin
         callback_hosts=frozenset(name.strip().lower().strip("[]") for name in
                                  read(env, "GATEWAY_CALLBACK_HOSTS", LOOPBACK, TEXT).split(",") if name.strip()),
         callbacks_at_once=read(env, "GATEWAY_CALLBACKS_AT_ONCE", "16", at_least(int, 1)),
+        upstream_connections=read(env, "GATEWAY_UPSTREAM_CONNECTIONS", "64", at_least(int, 1)),
     )

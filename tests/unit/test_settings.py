@@ -88,12 +88,13 @@ def test_gateway_defaults():
     assert (settings.async_workers, settings.max_replicas, settings.retry_max_wait) == (4, 4, 60.0)
     assert settings.nats_url == "nats://127.0.0.1:4222"
     assert settings.callback_hosts == {"127.0.0.1", "localhost", "::1"}
+    assert settings.upstream_connections == 64
     assert max_replicas({"GATEWAY_MAX_REPLICAS": "2"}) == 2
 
 
 @pytest.mark.parametrize("name, value", [
     ("GATEWAY_PORT", "http"), ("GATEWAY_MAX_BODY_BYTES", "10"), ("GATEWAY_RETRY_DELAY", "-1"),
-    ("GATEWAY_MAX_REPLICAS", "0"), ("NATS_PORT", "99999"), ("BIND_HOST", ""),
+    ("GATEWAY_MAX_REPLICAS", "0"), ("GATEWAY_UPSTREAM_CONNECTIONS", "0"), ("NATS_PORT", "99999"), ("BIND_HOST", ""),
 ])
 def test_a_bad_gateway_setting_is_named(name, value):
     with pytest.raises(ConfigError, match="^" + re.escape(f"{name}={value!r} is invalid: use ")):
