@@ -4,10 +4,12 @@ Run with `make bench`. Five servers: ours through the gateway (`/function/predic
 users call, and what the goals are about), ours at the function process directly (the
 python3-http template, Flask + waitress; the gateway's cost is the difference), `mlflow
 models serve`, Seldon MLServer (scikit-learn runtime, V2 protocol with the pandas codec)
-and BentoML (benchmarks/peers/bento_service.py). Same champion, same records, same load
-generator; the sides are taken in turn for every figure, so each meets the same bursts of
-other work on a shared machine. Bounded: a few hundred requests per figure, a time cap on
-each share.
+and BentoML (benchmarks/peers/bento_service.py). Beside them, two yardstick proxies in
+front of the same function process (benchmarks/floor_proxies.py), so that the gateway's
+cost can be read against what one hop costs on this machine: Go's standard reverse proxy
+and a bare httptools one. Same champion, same records, same load generator; the sides
+are taken in turn for every figure, so each meets the same bursts of other work on a
+shared machine. Bounded: a few hundred requests per figure, a time cap on each share.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import pandas as pd
 import pytest
 import requests
 
+from benchmarks.floor_proxies import floor_proxy
 from benchmarks.peer_servers import (
     JSON,
     Served,
@@ -49,6 +52,8 @@ TIME_CAP = 12.0  # seconds per server's share of one load figure at most
 LEVELS = {"c1": (1, 600), "c8": (8, 80), "c32": (32, 25)}  # concurrency, requests per worker
 ROUNDS = 6  # shares per server of each load figure, the servers in turn (2 left c=1 to one noisy share)
 PEERS = ("mlflow serve", "MLServer", "BentoML")
+HOPS = {"Go hop": "go", "httptools hop": "httptools"}  # yardsticks: a proxy that does the hop and nothing else
+PROXIES = ("via gateway", *HOPS)
 CHAMPION_FAMILY = "hist_gradient_boosting"  # the family our trainings crown on the stand-in's data
 
 
@@ -104,24 +109,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure_in_turn(servers: list[Served], gateway_pid: int) -> tuple[dict, float]:
-    """Every load figure of every server, in ROUNDS shares, the servers in turn; and the
-    gateway's CPU per proxied call over all its shares."""
+def measure_in_turn(servers: list[Served]) -> tuple[dict, dict[str, float]]:
+    """Every load figure of every server, in ROUNDS shares, the servers in turn; and each
+    proxy's CPU seconds per proxied call over all its shares."""
     singles = {s.name: [s.encode([record]) for record in sample_records(64, seed=1)] for s in servers}
     for server in servers:
         load(server.url, singles[server.name], 4, 20)  # warm up
     figures: dict[str, dict] = {s.name: {} for s in servers}
-    gateway_cpu, gateway_calls = 0.0, 0
+    proxy_cpu = {name: [0.0, 0] for name in PROXIES}  # seconds, calls
     for level, (concurrency, per_worker) in LEVELS.items():
         shares: dict[str, list] = {s.name: [[], 0, 0.0] for s in servers}
         for _ in range(ROUNDS):
             for server in servers:
-                before = cpu_seconds(gateway_pid)
+                before = cpu_seconds(server.pid)
                 latencies, failures, elapsed = load(server.url, singles[server.name], concurrency,
                                                     per_worker // ROUNDS)
-                if server.name == "via gateway":
-                    gateway_cpu += cpu_seconds(gateway_pid) - before
-                    gateway_calls += len(latencies)
+                if server.name in proxy_cpu:
+                    proxy_cpu[server.name][0] += cpu_seconds(server.pid) - before
+                    proxy_cpu[server.name][1] += len(latencies)
                 share = shares[server.name]
                 share[0] += latencies
                 share[1] += failures
@@ -133,7 +138,7 @@ def measure_in_turn(servers: list[Served], gateway_pid: int) -> tuple[dict, floa
                 "p50": statistics.median(latencies),
                 "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
             }
-    return figures, gateway_cpu / max(gateway_calls, 1)
+    return figures, {name: seconds / max(calls, 1) for name, (seconds, calls) in proxy_cpu.items()}
 
 
 def interleaved_medians(calls: dict, rounds: int = 7, per_round: int = 3) -> dict[str, float]:
@@ -201,6 +206,25 @@ def replica_figures(stack, url: str) -> str:
     return "\n".join(lines)
 
 
+def print_proxy_costs(figures: dict, proxy_cpu: dict[str, float]) -> None:
+    """The gateway's cost against the function directly, and beside it what the yardstick hops cost."""
+    direct = figures["direct"]
+
+    def added(name: str) -> float:
+        return figures[name]["c1"]["p50"] - direct["c1"]["p50"]
+
+    def share(name: str) -> float:
+        return figures[name]["c8"]["rps"] / direct["c8"]["rps"]
+
+    print("the gateway's cost (through it against the same function process directly), and the hop alone:")
+    print(f"  c=1 p50          {added('via gateway'):+.2f} ms (goal <= +0.5); "
+          + ", ".join(f"{name} {added(name):+.2f}" for name in HOPS))
+    print(f"  c=8 throughput   {share('via gateway'):.0%} of direct (goal >= 90%); "
+          + ", ".join(f"{name} {share(name):.0%}" for name in HOPS))
+    print(f"  CPU per proxied call {proxy_cpu['via gateway'] * 1e6:.0f} us; "
+          + ", ".join(f"{name} {proxy_cpu[name] * 1e6:.0f}" for name in HOPS))
+
+
 def machine() -> str:
     model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                  platform.machine())
@@ -231,14 +255,19 @@ def test_bench_predict_against_the_peers(bench_stack, champion_pipeline, tmp_pat
         peers = [running.enter_context(mlflow_serve(f"models:/{MODEL}@champion", env, tmp_path, probe)),
                  running.enter_context(mlserver(model_file, tmp_path, probe)),
                  running.enter_context(bentoml(model_file, tmp_path, probe))]
-        servers = ours + peers
-        figures, gateway_cpu = measure_in_turn(servers, gateway_pid)
+        hops = []
+        for name, kind in HOPS.items():
+            base, pid = running.enter_context(floor_proxy(kind, function_port))
+            hops.append(Served(name, f"{base}/function/predict", encode_ours, pid))
+        servers = ours + peers + hops
+        figures, proxy_cpu = measure_in_turn(servers)
         batch = sample_records(1000, seed=2)
         batch_frame = pd.DataFrame(batch, columns=list(FEATURES))
         calls = {s.name: poster(session, s.url, s.encode(batch)) for s in servers}
         seconds = interleaved_medians({**calls, "in-process": lambda: champion_pipeline.predict_proba(batch_frame)})
         memory = {s.name: tree_rss_mb(s.pid) for s in servers}
-        memory["via gateway"] += memory["direct"]  # the gateway and the function it calls
+        for name in PROXIES:
+            memory[name] += memory["direct"]  # the proxy and the function it calls
         replicas = replica_figures(bench_stack, gateway_url)
     rows = {name: len(batch) / value for name, value in seconds.items()}
 
@@ -254,7 +283,8 @@ def test_bench_predict_against_the_peers(bench_stack, champion_pipeline, tmp_pat
     print(f"{'resident MB':22}" + "".join(f"{memory[n]:>14.0f}" for n in names))
     for server in peers:
         print(f"{server.name}: {server.note or 'its defaults'}")
-    print("via gateway: resident MB is the gateway's and the function's; cold start is the function's (direct)")
+    print("via gateway and the hops: resident MB is the proxy's and the function's; cold start is the function's "
+          "(direct)")
     print(f"in-process predict_proba, 1000 rows: {rows['in-process']:.0f} rows/s")
     print(f"(load figures in {ROUNDS} shares per server, 1000-row figures medians of 21 calls; the servers in turn)")
 
@@ -267,11 +297,7 @@ def test_bench_predict_against_the_peers(bench_stack, champion_pipeline, tmp_pat
     print(f"  c=1 p99          {ours_gw['c1']['p99'] / figures[best_p99]['c1']['p99']:.2f} of {best_p99}'s "
           "(goal <= 0.33)")
     print(f"  1000-row batch   {rows['via gateway'] / rows[best_rows]:.2f}x {best_rows} (goal >= 1.5)")
-    direct = figures["direct"]
-    print("the gateway's cost (through it against the same function process directly):")
-    print(f"  c=1 p50          {ours_gw['c1']['p50'] - direct['c1']['p50']:+.2f} ms (goal <= +0.5)")
-    print(f"  c=8 throughput   {ours_gw['c8']['rps'] / direct['c8']['rps']:.0%} of direct (goal >= 90%)")
-    print(f"  CPU per proxied call {gateway_cpu * 1e6:.0f} us")
+    print_proxy_costs(figures, proxy_cpu)
     print(replicas)
     failures = {f"{name} {level}": figures[name][level]["failures"] for name in names for level in LEVELS}
     assert not any(failures.values()), failures

@@ -1,18 +1,25 @@
-"""Two proxies that do nothing but the hop, to show what the gateway's own layers cost.
+"""Proxies that do nothing but the hop, to show what the gateway's own layers cost.
 
     python -m benchmarks.floor_proxies aiohttp|httptools <listen port> <function port>
 
-Both pass `/function/<name>/<path>` on to one function through the gateway's own
-Upstream pool. `aiohttp` is a one-route aiohttp app: the hop plus aiohttp's request
-and response machinery. `httptools` is a bare asyncio Protocol that parses with
-httptools: close to the hop alone. Neither has the gateway's limits, metrics or
-routes, so neither is a server to run: they are yardsticks for the bench.
+All pass `/function/<name>/<path>` on to one function. `aiohttp` and `httptools` use the
+gateway's own Upstream pool: `aiohttp` is a one-route aiohttp app, the hop plus aiohttp's
+request and response machinery; `httptools` is a bare asyncio Protocol that parses with
+httptools, close to the hop alone in Python. `go` is Go's standard reverse proxy
+(benchmarks/goproxy, built into .bench/ on first use): the hop with the proxy's own work
+compiled, as in OpenFaaS's own gateway. None has the gateway's limits, metrics or routes,
+so none is a server to run: they are yardsticks for the bench (`floor_proxy`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import httptools
 import uvloop
@@ -21,6 +28,11 @@ from aiohttp import web
 from infra.gateway.app import HOP_BY_HOP, split_target
 from infra.gateway.upstream import Upstream
 from shared.settings.gateway import load_gateway_settings
+from tests.conftest import free_port
+from tests.predict_support import ROOT, wait_for_port
+
+GO_SOURCE = Path(__file__).with_name("goproxy") / "main.go"
+GO_BINARY = ROOT / ".bench" / "goproxy"
 
 
 def passed_on(headers) -> list[tuple[str, str]]:
@@ -82,6 +94,33 @@ class BareProxy(asyncio.Protocol):
 async def serve_bare(port: int, upstream: Upstream) -> None:
     server = await asyncio.get_running_loop().create_server(lambda: BareProxy(upstream), "127.0.0.1", port)
     await server.serve_forever()
+
+
+def go_proxy() -> Path:
+    """The Go yardstick's binary, built when missing or older than its source."""
+    if not GO_BINARY.exists() or GO_BINARY.stat().st_mtime < GO_SOURCE.stat().st_mtime:
+        GO_BINARY.parent.mkdir(exist_ok=True)
+        try:
+            subprocess.run(["go", "build", "-o", str(GO_BINARY), str(GO_SOURCE)], check=True,
+                           env={**os.environ, "CGO_ENABLED": "0"})
+        except FileNotFoundError:
+            raise RuntimeError("the Go yardstick needs Go on PATH (as infra/setup.sh does): install Go 1.24 "
+                               "or newer") from None
+    return GO_BINARY
+
+
+@contextmanager
+def floor_proxy(kind: str, function_port: int) -> Iterator[tuple[str, int]]:
+    """A yardstick proxy (aiohttp, httptools or go) in front of the function; yields (its base URL, its pid)."""
+    port = free_port()
+    command = [str(go_proxy())] if kind == "go" else [sys.executable, "-m", "benchmarks.floor_proxies", kind]
+    process = subprocess.Popen([*command, str(port), str(function_port)], cwd=ROOT)
+    try:
+        wait_for_port(port, 30, process)
+        yield f"http://127.0.0.1:{port}", process.pid
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def main(kind: str, port: str, function_port: str) -> None:

@@ -3,26 +3,25 @@
 `make bench` prints throughput and p50/p99 latency at concurrency 1, 8 and 32, and the
 gateway's own CPU time per proxied request, then PASS or MISS against the two goals
 (c=1 p50 within 0.5 ms of the function's, c=8 throughput at least 90 % of it). Beside
-them, two yardstick proxies with the gateway's upstream pool and nothing else
-(benchmarks/floor_proxies.py): a bare httptools one, close to the hop alone, which
-splits what the gateway adds at c=1 into the hop and its own handling; and a one-route
-aiohttp app, what the gateway cost before its fast lane (infra/gateway/fastlane.py).
+them, three yardstick proxies that do the hop and nothing else
+(benchmarks/floor_proxies.py): a bare httptools one, close to the hop alone in Python,
+which splits what the gateway adds at c=1 into the hop and its own handling; a one-route
+aiohttp app, what the gateway cost before its fast lane (infra/gateway/fastlane.py); and
+Go's standard reverse proxy, the hop with the proxy's work compiled.
 """
 
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import nullcontext
 
 import aiohttp
 import pytest
 
+from benchmarks.floor_proxies import floor_proxy
 from infra.gateway.runtime import read_stack
 from infra.gateway.stackfile import function_ports
-from tests.predict_support import free_port, wait_for_port
 from tests.runtime_support import runtime_stack
 
 pytestmark = pytest.mark.bench
@@ -53,38 +52,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / 100
 
 
-@contextmanager
-def floor_proxy(kind: str, function_port: int):
-    """A yardstick proxy in front of the function; yields (its base URL, its pid)."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "benchmarks.floor_proxies", kind, str(port), str(function_port)])
-    try:
-        wait_for_port(port, 30, process)
-        yield f"http://127.0.0.1:{port}", process.pid
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
 def test_gateway_overhead(tmp_path):
-    with runtime_stack(tmp_path) as stack, ExitStack() as floors:
+    with runtime_stack(tmp_path) as stack:
         port = function_ports(read_stack(stack.config), stack.config.ports["functions"])["echo"]
-        pids = {"gateway": int(stack.ctl("pid", "gateway").stdout)}
-        targets = {"direct": f"http://127.0.0.1:{port}/stats",
-                   "gateway": f"{stack.config.url('gateway')}/function/echo/stats"}
-        for kind in ("aiohttp", "httptools"):
-            base, pids[kind] = floors.enter_context(floor_proxy(kind, port))
-            targets[kind] = f"{base}/function/echo/stats"
+        paths = {"direct": lambda: nullcontext((f"http://127.0.0.1:{port}", None)),
+                 "gateway": lambda: nullcontext((stack.config.url("gateway"), int(stack.ctl("pid", "gateway").stdout)))}
+        paths.update({kind: lambda kind=kind: floor_proxy(kind, port) for kind in ("aiohttp", "httptools", "go")})
+        figures, cpu = {}, {}
+        for name, path in paths.items():  # one at a time: their pools together pass the function's 100 connections
+            with path() as (base, pid):
+                url = f"{base}/stats" if pid is None else f"{base}/function/echo/stats"
+                for concurrency in (1, 8, 32):
+                    asyncio.run(load(url, 200, concurrency))  # warm the connections
+                    figures[concurrency, name] = asyncio.run(load(url, REQUESTS, concurrency))
+                if pid is not None:
+                    cpu[name] = cpu_per_request(url, pid)
         print(f"\n{'concurrency':>11} {'path':<9} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7}")
-        figures = {}
-        for concurrency in (1, 8, 32):
-            for name, url in targets.items():
-                asyncio.run(load(url, 200, concurrency))  # warm the connections
-                rps, p50, p99 = figures[concurrency, name] = asyncio.run(load(url, REQUESTS, concurrency))
-                print(f"{concurrency:>11} {name:<9} {rps:7.0f} {p50:7.2f} {p99:7.2f}")
-        cpu = {name: cpu_per_request(targets[name], pid) for name, pid in pids.items()}
+        for (concurrency, name), (rps, p50, p99) in sorted(figures.items(), key=lambda item: item[0][0]):
+            print(f"{concurrency:>11} {name:<9} {rps:7.0f} {p50:7.2f} {p99:7.2f}")
         print(f"CPU per proxied request at c=8: gateway {cpu['gateway']:.0f} us, "
-              f"aiohttp yardstick {cpu['aiohttp']:.0f} us, httptools yardstick {cpu['httptools']:.0f} us")
+              f"aiohttp yardstick {cpu['aiohttp']:.0f} us, httptools yardstick {cpu['httptools']:.0f} us, "
+              f"Go yardstick {cpu['go']:.0f} us")
         print_split(figures)
         print_verdicts(figures)
 
@@ -97,9 +85,10 @@ def cpu_per_request(url: str, pid: int) -> float:
 
 def print_split(figures: dict) -> None:
     """What the gateway adds to the c=1 p50 against the yardsticks (medians of one run: read them as rough)."""
-    direct, bare, aio, ours = (figures[1, name][1] for name in ("direct", "httptools", "aiohttp", "gateway"))
+    direct, bare, aio, go, ours = (figures[1, name][1] for name in ("direct", "httptools", "aiohttp", "go", "gateway"))
     print(f"c=1 p50 added: the hop {bare - direct:+.2f} ms (httptools yardstick), the gateway's own handling "
-          f"{ours - bare:+.2f} ms; a one-route aiohttp app adds {aio - direct:+.2f} ms in all")
+          f"{ours - bare:+.2f} ms; a one-route aiohttp app adds {aio - direct:+.2f} ms in all, "
+          f"Go's reverse proxy {go - direct:+.2f} ms")
 
 
 def verdict(met: bool) -> str:
