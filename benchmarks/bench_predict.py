@@ -89,11 +89,14 @@ def load(url: str, bodies: list[bytes], concurrency: int, per_worker: int) -> tu
                     return
                 body = bodies[(offset + i) % len(bodies)]
                 began = time.perf_counter()
-                response = session.post(url, data=body, headers=JSON, timeout=30)
+                try:
+                    ok = session.post(url, data=body, headers=JSON, timeout=30).status_code == 200
+                except requests.RequestException:  # a timeout or reset is a failure too, not a lost worker
+                    ok = False
                 took = (time.perf_counter() - began) * 1000
                 with lock:
                     latencies.append(took)
-                    failures[0] += response.status_code != 200
+                    failures[0] += not ok
 
     threads = [threading.Thread(target=worker, args=(n * 7,)) for n in range(concurrency)]
     began = time.perf_counter()
