@@ -120,7 +120,9 @@ class Upstream:
         self.host, self.port = host, port
         self._host_header = f"Host: {host}:{port}\r\n".encode()
         self._idle: deque[_Connection] = deque()
-        self._slots = asyncio.Semaphore(connections)  # one per connection open or being opened
+        # a call holds a slot while it uses a connection; one is opened only when none is idle,
+        # so the open connections never outnumber the slots
+        self._slots = asyncio.Semaphore(connections)
 
     async def request(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes,
                       timeout: float) -> tuple[int, list[tuple[str, str]], bytes]:
