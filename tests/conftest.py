@@ -45,24 +45,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def distinct_free_ports(count: int) -> list[int]:
-    """`count` free ports, all different: each stays bound until all are chosen (one free_port()
-    after another can hand out the same port twice: MinIO and Prometheus once got one each)."""
-    with contextlib.ExitStack() as held:
-        sockets = [held.enter_context(socket.socket()) for _ in range(count)]
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
+FUNCTION_PORTS = 64  # a test stack's functions and their replicas, from FUNCTIONS_PORT_BASE up
 
 
-def free_port_block(size: int = 64) -> int:
-    """The first of `size` consecutive ports, all free now, below the kernel's ephemeral range.
+def stack_ports() -> dict[str, int]:
+    """A port for each service of a stack (`PORTS`), all from one block of free ports below the
+    kernel's ephemeral range, the functions' consecutive ports at its end.
 
-    A stack's functions and their replicas listen at consecutive ports from one base, bound
-    only when each process starts (and again after each restart). Inside the ephemeral range
-    an outgoing connection can take one of them as its own port first: a CI run once saw
-    fn-worker fail with "Address already in use". Outgoing connections never take a port below it.
+    The functions and their replicas bind only when each process starts (and again after each
+    restart), the services a few seconds after their ports are chosen. Inside the ephemeral
+    range an outgoing connection can take one of them first: a CI run once saw fn-worker fail
+    with "Address already in use". Outgoing connections never take a port below it.
     """
+    services = [name for name in PORTS if name != "functions"]
+    base = free_port_block(len(services) + FUNCTION_PORTS)
+    return {**{name: base + offset for offset, name in enumerate(services)}, "functions": base + len(services)}
+
+
+def free_port_block(size: int) -> int:
+    """The first of `size` consecutive ports, all free now, between 10000 and the ephemeral range."""
     ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     for _ in range(200):
         base = random.randrange(10000, ephemeral_low - size)
@@ -81,9 +82,7 @@ def _bindable(port: int) -> bool:
 
 
 def make_stack_config(state_dir: Path) -> StackConfig:
-    ports = dict(zip(PORTS, distinct_free_ports(len(PORTS)), strict=True))
-    ports["functions"] = free_port_block()
-    return StackConfig(state_dir=state_dir, host="127.0.0.1", ports=ports)
+    return StackConfig(state_dir=state_dir, host="127.0.0.1", ports=stack_ports())
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from shared.settings.stack import PORTS, ROOT
-from tests.conftest import PIPELINE_VARS, distinct_free_ports
+from tests.conftest import PIPELINE_VARS, stack_ports
 
 # set when the suite runs under `make test`: a nested make would print "Entering directory"
 MAKE_RECURSION = {"MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"}
@@ -24,7 +24,7 @@ def user_env(state_dir: Path, demo_state_dir: Path, **extra: str) -> dict[str, s
 
 def free_ports() -> dict[str, str]:
     """Every port variable of the stack on a free port (never the defaults: others share this machine)."""
-    return {var: str(port) for (var, _), port in zip(PORTS.values(), distinct_free_ports(len(PORTS)), strict=True)}
+    return {PORTS[name][0]: str(port) for name, port in stack_ports().items()}
 
 
 def make(target: str, env: dict[str, str], timeout: float = 120, *args: str) -> subprocess.CompletedProcess:
