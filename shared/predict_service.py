@@ -4,13 +4,13 @@
 fast path (shared/fast_pipeline.py: no OpenMP, the trees' kernel without the GIL) is
 scored in the request's own thread: two thread hand-offs fewer took 0.2 ms off a single
 record's call (c=8 throughput in two A/B runs: -4 % and +15 % direct, +12 % and +7 %
-through the gateway). A champion scikit-learn scores itself
-goes through one scoring thread instead, for two reasons. Small requests that arrive
-together are scored in one call (adaptive micro-batching: no waiting window, a batch is
-whatever queued while the previous one ran), because per-call overhead, not the model,
-dominates single records there. And one thread means one OpenMP team: with a second
-team alive in the process, libgomp throttles its spin-waits and the booster's 1,000-row
-predict took 34 ms instead of 13.
+through the gateway). A champion scikit-learn scores itself goes through one scoring
+thread instead, for two reasons. Small requests that arrive together are scored in one
+call (adaptive micro-batching: no waiting window, a batch is whatever queued while the
+previous one ran), because per-call overhead, not the model, dominates single records
+there. And one thread means one OpenMP team: with a second team alive in the process,
+libgomp throttles its spin-waits and the booster's 1,000-row predict took 34 ms instead
+of 13.
 """
 
 from __future__ import annotations
