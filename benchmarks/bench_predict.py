@@ -44,6 +44,7 @@ from infra.gateway.stackfile import function_ports
 from shared.schema import FEATURES
 from tests.conftest import running_stack
 from tests.predict_support import predict_process, register_model, sample_records
+from tests.process_support import cpu_seconds
 
 pytestmark = pytest.mark.bench
 
@@ -105,11 +106,6 @@ def load(url: str, bodies: list[bytes], concurrency: int, per_worker: int) -> tu
     for thread in threads:
         thread.join()
     return latencies, failures[0], time.perf_counter() - began
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure_in_turn(servers: list[Served]) -> tuple[dict, dict[str, float]]:

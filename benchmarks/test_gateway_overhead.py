@@ -22,6 +22,7 @@ import pytest
 from benchmarks.floor_proxies import floor_proxy
 from infra.gateway.runtime import read_stack
 from infra.gateway.stackfile import function_ports
+from tests.process_support import cpu_seconds
 from tests.runtime_support import runtime_stack
 
 pytestmark = pytest.mark.bench
@@ -45,11 +46,6 @@ async def load(url: str, count: int, concurrency: int) -> tuple[float, float, fl
         elapsed = time.perf_counter() - began
     latencies.sort()
     return count / elapsed, latencies[len(latencies) // 2] * 1000, latencies[int(len(latencies) * 0.99)] * 1000
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100
 
 
 def test_gateway_overhead(tmp_path):

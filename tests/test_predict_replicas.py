@@ -25,17 +25,13 @@ from infra.supervisor import Stack
 from shared.settings.stack import ROOT
 from tests.conftest import free_port
 from tests.predict_support import register_model, sample_records
+from tests.process_support import cpu_seconds
 
 pytestmark = pytest.mark.services
 
 LOAD_SECONDS = 60
 CLIENTS = 3
 KILL_AT = 20
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @pytest.fixture
