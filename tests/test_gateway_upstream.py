@@ -156,3 +156,30 @@ def test_calls_past_the_cap_wait_for_a_free_connection():
     answers, most = run(scenario())
     assert [body for _, _, body in answers] == [b"ok"] * 6
     assert most == 2
+
+
+def test_the_timeout_covers_a_kept_alive_connections_later_call_and_the_wait_for_a_slot():
+    async def scenario():
+        async def answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            await reader.read()  # then silent, the connection kept open
+
+        server = await asyncio.start_server(answer_once, "127.0.0.1", 0)
+        upstream = Upstream("127.0.0.1", server.sockets[0].getsockname()[1], 1)
+        loop = asyncio.get_running_loop()
+        try:
+            assert (await upstream.request("GET", "/", [], b"", 0.3))[2] == b"ok"
+            started = loop.time()  # the first call's deadline has not come yet: this one's is later
+            silent = asyncio.ensure_future(upstream.request("GET", "/", [], b"", 0.6))  # same connection
+            await asyncio.sleep(0.05)
+            waiting = asyncio.ensure_future(upstream.request("GET", "/", [], b"", 0.1))  # no slot free
+            outcomes = await asyncio.gather(silent, waiting, return_exceptions=True)
+            return outcomes, loop.time() - started
+        finally:
+            upstream.close()
+            server.close()
+
+    (silent, waiting), elapsed = run(scenario())
+    assert isinstance(silent, TimeoutError) and isinstance(waiting, TimeoutError)
+    assert 0.58 <= elapsed < 1.5, f"timed out after {elapsed:.2f} s"

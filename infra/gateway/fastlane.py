@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -30,6 +31,7 @@ import httptools
 import uvloop
 from aiohttp import web
 
+from infra.gateway.deadline import Deadline
 from infra.gateway.edges import SERVER_NAME, body_late
 from infra.gateway.replicas import ProcessControlUnavailable
 from infra.gateway.stackfile import Function
@@ -37,6 +39,7 @@ from infra.gateway.stackfile import Function
 MAX_HEAD = 8190  # aiohttp's own line limit: a longer head is aiohttp's to refuse
 LANE_METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 NOT_IN_LANE = frozenset(("transfer-encoding", "content-encoding", "expect", "upgrade"))
+DECIDING = NOT_IN_LANE | {"content-length", "connection", "host"}  # the headers the lane reads
 NO_BODY_STATUSES = frozenset((204, 304))
 SHUTDOWN_SECONDS = 15.0  # calls under way may finish; supervisord kills at 20 (stopwaitsecs)
 TEXT = [("Content-Type", "text/plain; charset=utf-8")]
@@ -50,22 +53,28 @@ class LaneRequest:
     method: str
     raw_path: str
     headers: list[tuple[str, str]]
+    host: str | None
     length: int
     keep_alive: bool
 
 
 class _Head:
-    """httptools' callbacks for one request head."""
+    """httptools' callbacks for one request head; the names the lane decides by are lowered once, here."""
 
     def __init__(self):
         self.url = b""
         self.headers: list[tuple[str, str]] = []
+        self.deciding: dict[str, list[str]] = {}  # lowered name -> its values, for DECIDING's names
 
     def on_url(self, url: bytes) -> None:
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        pair = (name.decode("latin-1"), value.decode("latin-1"))
+        self.headers.append(pair)
+        lowered = pair[0].lower()
+        if lowered in DECIDING:
+            self.deciding.setdefault(lowered, []).append(pair[1])
 
 
 def lane_request(gateway, head_bytes: bytes, max_body: int) -> LaneRequest | None:
@@ -80,18 +89,18 @@ def lane_request(gateway, head_bytes: bytes, max_body: int) -> LaneRequest | Non
     path = head.url.decode("latin-1")
     if method not in LANE_METHODS or parser.get_http_version() != "1.1" or not path.startswith("/function/"):
         return None
-    names = {name.lower() for name, _ in head.headers}
-    lengths = [value for name, value in head.headers if name.lower() == "content-length"]
-    if names & NOT_IN_LANE or len(lengths) > 1 or (lengths and not lengths[0].isdigit()):
+    deciding = head.deciding
+    lengths = deciding.get("content-length", ())
+    if not NOT_IN_LANE.isdisjoint(deciding) or len(lengths) > 1 or (lengths and not lengths[0].isdigit()):
         return None
     length = int(lengths[0]) if lengths else 0
     name = path[len("/function/"):].partition("/")[0].partition("?")[0]
     function = gateway.resolve(name) if name and "%" not in name else None
     if function is None or length > max_body:
         return None
-    tokens = {token.strip().lower() for name, value in head.headers if name.lower() == "connection"
-              for token in value.split(",")}
-    return LaneRequest(function, method, path, head.headers, length, "close" not in tokens)
+    tokens = {token.strip().lower() for value in deciding.get("connection", ()) for token in value.split(",")}
+    host = deciding["host"][0] if "host" in deciding else None
+    return LaneRequest(function, method, path, head.headers, host, length, "close" not in tokens)
 
 
 class _Date:
@@ -110,10 +119,6 @@ class _Date:
 def answer_parts(status: int, headers: list[tuple[str, str]], body: bytes, keep_alive: bool,
                  date: str) -> tuple[bytes, bytes]:
     """The answer's head and body, written together without joining them (a 1,000-row answer is ~140 KB)."""
-    try:
-        reason = HTTPStatus(status).phrase
-    except ValueError:
-        reason = ""
     names = {name.lower() for name, _ in headers}
     fields = [f"{name}: {value}\r\n" for name, value in headers if name.lower() != "server"]
     if "content-type" not in names:
@@ -127,7 +132,16 @@ def answer_parts(status: int, headers: list[tuple[str, str]], body: bytes, keep_
         fields.append(f"Content-Length: {len(body)}\r\n")
     if not keep_alive:
         fields.append("Connection: close\r\n")
-    return f"HTTP/1.1 {status} {reason}\r\n{''.join(fields)}\r\n".encode("latin-1", "replace"), body
+    return f"{status_line(status)}{''.join(fields)}\r\n".encode("latin-1", "replace"), body
+
+
+@functools.cache  # a status is three digits, so at most 900 lines are kept
+def status_line(status: int) -> str:
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = ""
+    return f"HTTP/1.1 {status} {reason}\r\n"
 
 
 class FastLane(asyncio.Protocol):
@@ -143,7 +157,7 @@ class FastLane(asyncio.Protocol):
         self.busy = False
         self.paused = False
         self.call: asyncio.Future | None = None
-        self.timer: asyncio.TimerHandle | None = None
+        self.deadline = Deadline()
 
     # --- asyncio.Protocol ---
     def connection_made(self, transport) -> None:
@@ -162,7 +176,7 @@ class FastLane(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lanes.discard(self)
-        self._disarm()
+        self.deadline.stop()
 
     # --- requests ---
     def _next(self) -> None:
@@ -171,13 +185,14 @@ class FastLane(asyncio.Protocol):
             if end < 0:
                 if len(self.buffer) > MAX_HEAD or b"\n\n" in self.buffer:  # too long, or bare LF line ends
                     self._hand_over()
-                return  # the head timer runs
+                return  # the head's deadline runs
             request = lane_request(self.gateway, bytes(self.buffer[:end + 4]), self.settings.max_body_bytes)
             if request is None:
                 self._hand_over()
                 return
             self.pending = (request, end + 4, end + 4 + request.length)
-            self._arm(self.settings.body_timeout, self._body_late)
+            if len(self.buffer) < end + 4 + request.length:  # the body is still on its way
+                self._arm(self.settings.body_timeout, self._body_late)
         request, body_start, total = self.pending
         if len(self.buffer) < total:
             return
@@ -185,17 +200,16 @@ class FastLane(asyncio.Protocol):
             body = bytes(view[body_start:total])  # one copy, not a slice's and then bytes'
         del self.buffer[:total]
         self.pending = None
-        self._disarm()
+        self.deadline.clear()
         self.busy = True
         self.call = asyncio.ensure_future(self._answer(request, body))  # held: the loop keeps only weak ones
 
     async def _answer(self, request: LaneRequest, body: bytes) -> None:
         peer = self.transport.get_extra_info("peername")
-        host = next((value for name, value in request.headers if name.lower() == "host"), None)
         try:
             status, headers, payload = await self.gateway.proxy(
                 request.function, request.method, request.raw_path, request.headers, peer[0] if peer else None,
-                host, body)
+                request.host, body)
         except ProcessControlUnavailable as exc:  # scaling from zero could not start it: as routes.py answers
             status, headers, payload = 503, TEXT, f"{exc.message}\n".encode()
         except Exception:  # a bug: logged here, and the client gets a 500 as aiohttp would give it
@@ -230,7 +244,7 @@ class FastLane(asyncio.Protocol):
 
     def _hand_over(self) -> None:
         """aiohttp serves this connection from here on, starting with the bytes not yet answered."""
-        self._disarm()
+        self.deadline.stop()
         self.lanes.discard(self)  # aiohttp's shutdown waits for it from here on
         handler = self.aiohttp_server()
         self.transport.set_protocol(handler)
@@ -241,15 +255,9 @@ class FastLane(asyncio.Protocol):
             handler.data_received(bytes(self.buffer))
         self.buffer.clear()
 
-    # --- the one timer: the head's or the body's ---
-    def _arm(self, seconds: float, callback) -> None:
-        self._disarm()
-        self.timer = asyncio.get_running_loop().call_later(seconds, callback)
-
-    def _disarm(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+    # --- the one deadline: the head's or the body's ---
+    def _arm(self, seconds: float, expired) -> None:
+        self.deadline.set(asyncio.get_running_loop().time() + seconds, expired)
 
 
 class FastLaneSite(web.BaseSite):

@@ -7,9 +7,10 @@ of the gateway's own time. Here a request is written in one send and the answer 
 by httptools (llhttp, uvicorn's parser); idle connections wait in a pool for the next call.
 
 A pool opens at most `connections` to its port; a call beyond them waits for a free one,
-within its timeout. The functions' waitress accepts 100 connections and leaves the rest
-unanswered until one closes, so without the cap a burst of over 100 calls to one replica
-left the surplus to time out (504) while the first hundred were served.
+within its timeout (which covers the wait, the connect and the exchange). The functions'
+waitress accepts 100 connections and leaves the rest unanswered until one closes, so
+without the cap a burst of over 100 calls to one replica left the surplus to time out
+(504) while the first hundred were served.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import asyncio
 from collections import deque
 
 import httptools
+
+from infra.gateway.deadline import Deadline
 
 BODILESS_METHODS = frozenset(("GET", "HEAD", "DELETE", "OPTIONS"))
 
@@ -44,6 +47,7 @@ class _Connection(asyncio.Protocol):
         self._headers_done = False
         self._head_only = False
         self.received_any = False
+        self._deadline = Deadline()
 
     # --- asyncio.Protocol ---
     def connection_made(self, transport) -> None:
@@ -58,6 +62,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._deadline.stop()
         if self._answer is None or self._answer.done():
             return
         if self._headers_done and not self._delimited:  # the body ends with the connection (RFC 9112 6.3)
@@ -89,13 +94,22 @@ class _Connection(asyncio.Protocol):
         self._finish(keep_alive=self._parser.should_keep_alive())
 
     # --- the exchange ---
-    async def exchange(self, head: bytes, body: bytes, head_only: bool) -> tuple[int, list, bytes, bool]:
+    async def exchange(self, head: bytes, body: bytes, head_only: bool,
+                       deadline: float) -> tuple[int, list, bytes, bool]:
+        """The answer, or TimeoutError at loop time `deadline` (the connection is closed then)."""
         self._answer = asyncio.get_running_loop().create_future()
         self._head_only = head_only
         self._headers_done = False
         self.received_any = False
+        self._deadline.set(deadline, self._time_out)
         self.transport.writelines((head, body))
-        return await self._answer
+        try:
+            return await self._answer
+        finally:
+            self._deadline.clear()
+
+    def _time_out(self) -> None:
+        self._fail(TimeoutError())
 
     def _finish(self, keep_alive: bool) -> None:
         if self._answer is not None and not self._answer.done():
@@ -109,6 +123,7 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed = True
+        self._deadline.stop()
         if self.transport is not None:
             self.transport.close()
 
@@ -128,12 +143,14 @@ class Upstream:
                       timeout: float) -> tuple[int, list[tuple[str, str]], bytes]:
         """(status, headers, body); raises TimeoutError past `timeout`, UpstreamError if unreachable."""
         head = self._head(method, target, headers, body)
-        async with asyncio.timeout(timeout), self._slots:
+        deadline = asyncio.get_running_loop().time() + timeout
+        await self._take_slot(deadline)
+        try:
             while True:
-                connection, reused = await self._acquire()
+                connection, reused = await self._acquire(deadline)
                 try:
                     status, answer_headers, answer, keep_alive = await connection.exchange(
-                        head, body, method == "HEAD")
+                        head, body, method == "HEAD", deadline)
                 except UpstreamError:
                     connection.close()
                     # an idle connection the function closed just as it was reused: nothing reached
@@ -149,6 +166,15 @@ class Upstream:
                 else:
                     connection.close()
                 return status, answer_headers, answer
+        finally:
+            self._slots.release()
+
+    async def _take_slot(self, deadline: float) -> None:
+        if not self._slots.locked():
+            await self._slots.acquire()  # free: taken at once, with no timer to set
+            return
+        async with asyncio.timeout_at(deadline):
+            await self._slots.acquire()
 
     def _head(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
         fields = "".join([f"{name}: {value}\r\n" for name, value in headers])
@@ -158,13 +184,15 @@ class Upstream:
         return b"".join((f"{method} {target} HTTP/1.1\r\n".encode(), self._host_header,
                          fields.encode("utf-8", "surrogateescape"), length, b"\r\n"))
 
-    async def _acquire(self) -> tuple[_Connection, bool]:
+    async def _acquire(self, deadline: float) -> tuple[_Connection, bool]:
         while self._idle:
             connection = self._idle.pop()  # the most recently used: the likeliest still open
             if not connection.closed:
                 return connection, True
         try:
-            _, connection = await asyncio.get_running_loop().create_connection(_Connection, self.host, self.port)
+            async with asyncio.timeout_at(deadline):
+                _, connection = await asyncio.get_running_loop().create_connection(
+                    _Connection, self.host, self.port)
         except OSError as exc:
             raise ConnectionRefused(f"refused the connection ({exc.strerror or type(exc).__name__})") from None
         return connection, False

@@ -20,10 +20,9 @@ CALL = b"GET /function/echo HTTP/1.1\r\nHost: x\r\n\r\n"
 
 
 class StandInGateway:
-    settings = SimpleNamespace(header_timeout=5.0, body_timeout=5.0, max_body_bytes=1024)
-
-    def __init__(self, proxy):
+    def __init__(self, proxy, header_timeout: float = 5.0):
         self._proxy = proxy
+        self.settings = SimpleNamespace(header_timeout=header_timeout, body_timeout=5.0, max_body_bytes=1024)
 
     def resolve(self, name: str):
         return SimpleNamespace(name=name) if name == "echo" else None
@@ -32,10 +31,10 @@ class StandInGateway:
         return await self._proxy()
 
 
-async def serve(proxy) -> tuple[web.AppRunner, FastLaneSite]:
+async def serve(proxy, header_timeout: float = 5.0) -> tuple[web.AppRunner, FastLaneSite]:
     runner = web.AppRunner(web.Application(), handle_signals=False)
     await runner.setup()
-    site = FastLaneSite(runner, StandInGateway(proxy), "127.0.0.1", 0)
+    site = FastLaneSite(runner, StandInGateway(proxy, header_timeout), "127.0.0.1", 0)
     await site.start()
     return runner, site
 
@@ -110,3 +109,31 @@ def test_shutdown_lets_a_call_under_way_answer_and_closes_idle_connections():
     assert still_waiting
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
     assert b"\r\nConnection: close\r\n" in answer and answer.endswith(b"finished")
+
+
+def test_a_kept_alive_connection_closes_a_head_timeout_after_its_last_answer():
+    async def proxy():
+        return 200, [("Content-Type", "text/plain")], b"ok"
+
+    async def run():
+        runner, _ = await serve(proxy, header_timeout=0.4)
+        loop = asyncio.get_running_loop()
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port_of(runner))
+            opened = loop.time()
+            for _ in range(6):  # a call every 0.15 s for 0.9 s: each answer moves the deadline on
+                writer.write(CALL)
+                answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
+                assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+                await reader.readexactly(2)
+                await asyncio.sleep(0.15)
+            last_answer = loop.time() - 0.15
+            end = await asyncio.wait_for(reader.read(), timeout=5)
+            return end, loop.time() - opened, loop.time() - last_answer
+        finally:
+            await runner.cleanup()
+
+    end, open_for, idle_for = asyncio.run(run())
+    assert end == b""  # closed without a word
+    assert open_for > 0.9  # not at the first deadline, which the calls moved
+    assert 0.35 <= idle_for < 1.5, f"closed {idle_for:.2f} s after its last answer"
