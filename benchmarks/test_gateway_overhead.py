@@ -96,4 +96,4 @@ def print_verdicts(figures: dict) -> None:
     added = figures[1, "gateway"][1] - figures[1, "direct"][1]
     share = figures[8, "gateway"][0] / figures[8, "direct"][0]
     print(f"{verdict(added <= 0.5)} c=1 p50 through the gateway {added:+.2f} ms over the function's (goal <= +0.50)")
-    print(f"{verdict(share >= 0.9)} c=8 throughput through the gateway {share:.0%} of the function's (goal >= 90%)")
+    print(f"{verdict(share >= 0.9)} c=8 throughput through the gateway {share:.1%} of the function's (goal >= 90%)")
