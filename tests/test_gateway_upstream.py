@@ -183,3 +183,15 @@ def test_the_timeout_covers_a_kept_alive_connections_later_call_and_the_wait_for
     (silent, waiting), elapsed = run(scenario())
     assert isinstance(silent, TimeoutError) and isinstance(waiting, TimeoutError)
     assert 0.58 <= elapsed < 1.5, f"timed out after {elapsed:.2f} s"
+
+
+def test_a_connect_that_hangs_past_the_timeout_is_a_timeout_not_a_refusal(monkeypatch):
+    async def scenario():
+        async def hang(*args, **kwargs):
+            await asyncio.sleep(30)
+
+        monkeypatch.setattr(asyncio.get_running_loop(), "create_connection", hang)
+        await Upstream("127.0.0.1", 1, 8).request("GET", "/", [], b"", 0.2)
+
+    with pytest.raises(TimeoutError):  # a 504; a refusal would have sent the call to the next replica
+        run(scenario())

@@ -189,12 +189,13 @@ class Upstream:
             connection = self._idle.pop()  # the most recently used: the likeliest still open
             if not connection.closed:
                 return connection, True
-        try:
-            async with asyncio.timeout_at(deadline):
+        # the deadline outside the `except OSError`: the TimeoutError it raises is an OSError too
+        async with asyncio.timeout_at(deadline):
+            try:
                 _, connection = await asyncio.get_running_loop().create_connection(
                     _Connection, self.host, self.port)
-        except OSError as exc:
-            raise ConnectionRefused(f"refused the connection ({exc.strerror or type(exc).__name__})") from None
+            except OSError as exc:
+                raise ConnectionRefused(f"refused the connection ({exc.strerror or type(exc).__name__})") from None
         return connection, False
 
     def close(self) -> None:
